@@ -1,0 +1,42 @@
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { CliError, type CliCommand } from "./command.js";
+
+// The explicit list of verbs. Adding a verb = one import + one entry here.
+const commands: CliCommand<any>[] = [];
+
+export function buildCli(argv: string[]) {
+  let cli = yargs(argv)
+    .scriptName("lo-exp")
+    .usage("$0 <command> [options]\n\nLinkedOut experiments: extract, train, evaluate and serve.")
+    .strict()
+    .demandCommand(1, "Name a command; `lo-exp --help` lists them.")
+    .recommendCommands()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      console.error(y.help ? msg : msg);
+      console.error("Run `lo-exp --help` for usage.");
+      process.exit(2);
+    });
+  for (const c of commands) {
+    cli = cli.command(c.command, c.describe, c.builder, c.handler);
+  }
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli(hideBin(["node", "lo-exp", ...argv])).parseAsync();
+  } catch (err) {
+    if (err instanceof CliError) {
+      console.error(`lo-exp: ${err.message}`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    throw err;
+  }
+}
