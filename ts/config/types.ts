@@ -1,0 +1,45 @@
+// The resolved experiment config as TypeScript sees it. Validation against
+// schemas/experiment.schema.json (with defaults filled in) is what makes these types true; the
+// section interfaces follow the section schema files, which their owners fill in. A section whose
+// schema is still open is typed as a read-only record until its interface is written here.
+
+/** A section whose TypeScript shape is not pinned down yet: read it with a cast after checking. */
+export type OpenSection = { readonly [key: string]: unknown };
+
+/** schemas/config/workers.schema.json */
+export interface WorkersConfig {
+  /** CPU workers to start when `devices` is empty. */
+  count: number;
+  /** GPU devices (`cuda:0`, …), one worker each; empty = CPU workers. */
+  devices: string[];
+  /** torch intra-op threads per worker. */
+  threads: number;
+}
+
+export type DatasetConfig = OpenSection;
+export type ModelConfig = OpenSection;
+export type ExtractConfig = OpenSection;
+export type RecommenderConfig = OpenSection;
+export type TrainConfig = OpenSection;
+export type EvalConfig = OpenSection;
+export type ServeConfig = OpenSection;
+
+/** schemas/experiment.schema.json, after defaults. */
+export interface ExperimentConfig {
+  $schema: string;
+  /** always "" once resolved: the chain has been merged in */
+  extends: string;
+  name: string;
+  dataset: DatasetConfig;
+  model: ModelConfig;
+  extract: ExtractConfig;
+  recommender: RecommenderConfig;
+  train: TrainConfig;
+  eval: EvalConfig;
+  serve: ServeConfig;
+  workers: WorkersConfig;
+}
+
+/** The top-level sections, in pipeline order. */
+export const SECTIONS = ["dataset", "model", "extract", "recommender", "train", "eval", "serve", "workers"] as const;
+export type SectionName = (typeof SECTIONS)[number];
