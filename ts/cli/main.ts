@@ -1,9 +1,10 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError, type CliCommand } from "./command.js";
+import { configCommand } from "./commands/config.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [];
+const commands: CliCommand<any>[] = [configCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)
