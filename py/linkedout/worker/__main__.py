@@ -1,0 +1,40 @@
+"""`python -m linkedout.worker --bind ENDPOINT --device cpu --threads N`: run one worker process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m linkedout.worker", description=__doc__)
+    parser.add_argument("--bind", help="ipc://PATH or tcp://127.0.0.1:PORT (default: ipc:// in a private temp dir)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (TS pins GPUs with CUDA_VISIBLE_DEVICES)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--heartbeat-s", type=float, default=1.0, help="seconds between heartbeats")
+    parser.add_argument("--max-message-bytes", type=int, default=None, help="largest request accepted")
+    ns = parser.parse_args(argv)
+    if ns.threads < 1:
+        parser.error("--threads must be >= 1")
+    bind = ns.bind
+    if bind is None:
+        bind = f"ipc://{tempfile.mkdtemp(prefix='linkedout-w-')}/w.sock"  # mkdtemp: mode 0700
+    if not (bind.startswith("ipc://") or bind.startswith("tcp://127.0.0.1:") or bind.startswith("tcp://localhost:")):
+        parser.error(f"--bind {bind}: only ipc:// or tcp://127.0.0.1 are allowed (no open ports)")
+
+    # Pin CPU threads before torch starts its pools.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(ns.threads))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(ns.threads)
+    from .server import DEFAULT_MAX_MESSAGE_BYTES, WorkerServer
+
+    WorkerServer(bind, device=ns.device, heartbeat_s=ns.heartbeat_s,
+                 max_message_bytes=ns.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES).serve()
+
+
+if __name__ == "__main__":
+    main()

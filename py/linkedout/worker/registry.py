@@ -1,0 +1,24 @@
+"""The explicit op table: op name -> Op(handler, args schema, expected frames, ...).
+
+Adding an op = import its handler and add one entry here, plus its args schema at
+schemas/protocol/ops/<op>.args.schema.json (JSON Schema 2020-12, additionalProperties: false).
+Dispatch is a dict lookup in this table only — never an attribute lookup from a string.
+"""
+
+from __future__ import annotations
+
+from . import builtin_ops
+from .op import Op, TensorSpec
+
+_FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
+
+OPS: dict[str, Op] = {
+    # control ops run on the socket thread so they answer even while another op runs
+    "hello": Op(handler=builtin_ops.hello, args_schema="hello", frames={}, inline=True),
+    "ping": Op(handler=builtin_ops.ping, args_schema="ping", frames={}, inline=True),
+    "shutdown": Op(handler=builtin_ops.shutdown, args_schema="shutdown", frames={}, inline=True),
+    # diagnostics
+    "echo": Op(handler=builtin_ops.echo, args_schema="echo", frames=None, progress=True),
+    "matmul": Op(handler=builtin_ops.matmul, args_schema="matmul",
+                 frames={"a": TensorSpec(_FLOATING, (None, None)), "b": TensorSpec(_FLOATING, (None, None))}),
+}

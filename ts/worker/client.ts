@@ -1,0 +1,385 @@
+/**
+ * WorkerClient: one Python worker process (py/linkedout/worker), started with execa and spoken to over
+ * a ZeroMQ DEALER (the worker binds a ROUTER). See docs/protocol.md.
+ *
+ * Liveness: the worker sends a heartbeat every `heartbeatS`; if nothing arrives for `heartbeatTimeoutS`,
+ * or the process exits, every pending call rejects at once with a WorkerError naming its op and the
+ * exit code / signal, and the client is dead (start a new one).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
+import { execa } from "execa";
+import * as zmq from "zeromq";
+import type { Table } from "apache-arrow";
+import { decodeTable, decodeTensor, encodeTable, encodeTensor, TensorCodecError, type Tensor } from "./codec.js";
+import { WorkerError } from "./errors.js";
+import { findPython, pythonProblem, REPO_ROOT } from "./python.js";
+import {
+  argsProblem,
+  headerProblem,
+  PROTOCOL_VERSION,
+  type FrameDescriptor,
+  type ProgressInfo,
+  type ReplyHeader,
+  type RequestHeader,
+} from "./protocol.js";
+
+export const READY_PREFIX = "LINKEDOUT_READY ";
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 30;
+
+/** An input frame: a tensor (tensor layout) or an Arrow table (table layout). */
+export type InFrame = { name: string; tensor: Tensor } | { name: string; table: Table };
+/** An output frame as decoded. */
+export type OutFrame = { name: string; tensor: Tensor } | { name: string; table: Table };
+
+export interface StartWorkerOptions {
+  /** "cpu" or "cuda:N" (pinned with CUDA_VISIBLE_DEVICES=N; the worker then sees cuda:0). */
+  device?: string;
+  /** torch CPU threads (also OMP/MKL/OpenBLAS). Default 1. */
+  threads?: number;
+  /** ipc://… or tcp://127.0.0.1:PORT; default ipc:// in a private mkdtemp directory (0700). */
+  endpoint?: string;
+  python?: string;
+  heartbeatS?: number;
+  /** Fail the worker if nothing arrives for this long. Default max(5, 5 × heartbeatS). */
+  heartbeatTimeoutS?: number;
+  maxMessageBytes?: number;
+  /** How long to wait for the worker to import torch and bind. Default 120 s. */
+  startTimeoutS?: number;
+  env?: Record<string, string>;
+  /** Receives worker stdout/stderr lines (default: kept only as a tail for error messages). */
+  onLog?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface CallOptions {
+  frames?: InFrame[];
+  onProgress?: (p: ProgressInfo) => void;
+  /** Reject (the worker keeps running the op) after this many ms. Default: no timeout. */
+  timeoutMs?: number;
+}
+
+export class CallResult<R = Record<string, unknown>> {
+  constructor(
+    readonly result: R,
+    readonly frames: OutFrame[],
+  ) {}
+  /** The tensor frame called `name` (throws if absent or a table). */
+  tensor(name: string): Tensor {
+    const f = this.frames.find((x) => x.name === name);
+    if (!f || !("tensor" in f)) throw new WorkerError("FrameMissing", `reply has no tensor frame '${name}' (has: ${this.frames.map((x) => x.name).join(", ") || "none"})`);
+    return f.tensor;
+  }
+  /** The table frame called `name` (throws if absent or a tensor). */
+  table(name: string): Table {
+    const f = this.frames.find((x) => x.name === name);
+    if (!f || !("table" in f)) throw new WorkerError("FrameMissing", `reply has no table frame '${name}' (has: ${this.frames.map((x) => x.name).join(", ") || "none"})`);
+    return f.table;
+  }
+}
+
+/** What the worker said in the handshake (hello op result). */
+export interface WorkerInfo {
+  protocol: number;
+  pid: number;
+  device: string;
+  threads: number;
+  cuda_available: boolean;
+  cuda_device_count: number;
+  executable: string;
+  versions: Record<string, string>;
+}
+
+interface Pending {
+  op: string;
+  resolve: (r: CallResult<never>) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: ProgressInfo) => void;
+  timer?: NodeJS.Timeout;
+}
+
+export class WorkerClient {
+  info!: WorkerInfo;
+  private readonly pending = new Map<string, Pending>();
+  private readonly logTail: string[] = [];
+  private sendChain: Promise<void> = Promise.resolve();
+  private deadReason: string | null = null;
+  private lastSeen = Date.now();
+  private watchdog?: NodeJS.Timeout;
+  private closing = false;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+
+  private constructor(
+    private readonly proc: ChildProcess,
+    private readonly dealer: zmq.Dealer,
+    readonly endpoint: string,
+    readonly device: string,
+    readonly maxMessageBytes: number,
+    private readonly heartbeatTimeoutMs: number,
+    private readonly privateDir: string | null,
+  ) {
+    this.exited = new Promise((resolve) => {
+      proc.once("exit", (code, signal) => {
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        this.fail(`worker pid ${proc.pid} on ${device} ${how}`);
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+  get alive(): boolean {
+    return this.deadReason === null;
+  }
+  /** Number of calls awaiting a reply. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+  /** The last lines the worker printed (for error messages). */
+  get log(): string[] {
+    return [...this.logTail];
+  }
+
+  static async start(opts: StartWorkerOptions = {}): Promise<WorkerClient> {
+    const python = opts.python ?? findPython();
+    const problem = opts.python ? null : pythonProblem(python);
+    if (problem) throw new WorkerError("PythonMissing", problem);
+    const device = opts.device ?? "cpu";
+    const threads = opts.threads ?? 1;
+    const heartbeatS = opts.heartbeatS ?? 1;
+    const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    let privateDir: string | null = null;
+    let endpoint = opts.endpoint;
+    if (!endpoint) {
+      privateDir = mkdtempSync(path.join(tmpdir(), "lo-w-")); // mode 0700
+      endpoint = `ipc://${privateDir}/w.sock`;
+    }
+    const cuda = /^cuda(?::(\d+))?$/.exec(device);
+    if (!cuda && device !== "cpu") throw new WorkerError("DeviceInvalid", `device '${device}': use "cpu" or "cuda:N"`);
+    const env: Record<string, string> = {
+      PYTHONPATH: [path.join(REPO_ROOT, "py"), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      PYTHONUNBUFFERED: "1",
+      OMP_NUM_THREADS: String(threads),
+      MKL_NUM_THREADS: String(threads),
+      OPENBLAS_NUM_THREADS: String(threads),
+      HF_HUB_OFFLINE: "1",
+      CUDA_VISIBLE_DEVICES: cuda ? (cuda[1] ?? "0") : "",
+      ...opts.env,
+    };
+    const args = ["-m", "linkedout.worker", "--bind", endpoint, "--device", cuda ? "cuda:0" : "cpu", "--threads", String(threads),
+      "--heartbeat-s", String(heartbeatS), "--max-message-bytes", String(maxMessageBytes)];
+    const subprocess = execa(python, args, { env, reject: false, buffer: false, stdin: "ignore", stdout: "pipe", stderr: "pipe", cleanup: true, cwd: REPO_ROOT });
+    subprocess.catch(() => undefined); // exits are watched through the ChildProcess "exit" event
+    // At runtime execa's subprocess IS a node ChildProcess (its typings hide the EventEmitter side).
+    const proc = subprocess as unknown as ChildProcess;
+
+    const logTail: string[] = [];
+    const keep = (line: string, stream: "stdout" | "stderr") => {
+      logTail.push(line);
+      if (logTail.length > 40) logTail.shift();
+      opts.onLog?.(line, stream);
+    };
+    createInterface({ input: proc.stderr! }).on("line", (l) => keep(l, "stderr"));
+    const ready = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new WorkerError("StartTimeout", `worker on ${device} did not become ready in ${opts.startTimeoutS ?? 120} s\n${logTail.join("\n")}`)), (opts.startTimeoutS ?? 120) * 1000);
+      createInterface({ input: proc.stdout! }).on("line", (l) => {
+        if (l.startsWith(READY_PREFIX)) {
+          clearTimeout(timer);
+          resolve((JSON.parse(l.slice(READY_PREFIX.length)) as { endpoint: string }).endpoint);
+        } else keep(l, "stdout");
+      });
+      proc.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new WorkerError("StartFailed", `worker on ${device} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it was ready (${python} -m linkedout.worker)\n${logTail.join("\n")}`));
+      });
+    });
+    let bound: string;
+    try {
+      bound = await ready;
+    } catch (err) {
+      proc.kill("SIGKILL");
+      if (privateDir) rmSync(privateDir, { recursive: true, force: true });
+      throw err;
+    }
+    const dealer = new zmq.Dealer({ linger: 0, maxMessageSize: maxMessageBytes * 4, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    dealer.connect(bound);
+    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(5, 5 * heartbeatS)) * 1000, privateDir);
+    client.logTail.push(...logTail);
+    client.receiveLoop();
+    client.watchdog = setInterval(() => {
+      if (Date.now() - client.lastSeen > client.heartbeatTimeoutMs) {
+        client.fail(`worker pid ${client.pid} on ${device} sent no heartbeat for ${(client.heartbeatTimeoutMs / 1000).toFixed(1)} s`);
+        proc.kill("SIGKILL");
+      }
+    }, Math.max(100, Math.min(1000, heartbeatS * 500)));
+    client.watchdog.unref();
+    try {
+      const hello = await client.call<WorkerInfo>("hello", { protocol: PROTOCOL_VERSION }, { timeoutMs: (opts.startTimeoutS ?? 120) * 1000 });
+      if (hello.result.protocol !== PROTOCOL_VERSION) {
+        throw new WorkerError("ProtocolVersion", `worker speaks protocol ${hello.result.protocol}, this client ${PROTOCOL_VERSION}`);
+      }
+      client.info = hello.result;
+    } catch (err) {
+      await client.kill();
+      throw err;
+    }
+    return client;
+  }
+
+  /** Call `op` with JSON `args` and optional frames; resolves with the result or rejects with WorkerError. */
+  call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<CallResult<R>> {
+    if (this.deadReason) return Promise.reject(new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op));
+    const id = randomUUID();
+    const descriptors: FrameDescriptor[] = [];
+    const buffers: Uint8Array[] = [];
+    try {
+      for (const f of opts.frames ?? []) {
+        const bytes = "tensor" in f ? encodeTensor(f.tensor) : encodeTable(f.table);
+        descriptors.push({ name: f.name, layout: "tensor" in f ? "tensor" : "table", bytes: bytes.byteLength });
+        buffers.push(bytes);
+      }
+    } catch (err) {
+      return Promise.reject(new WorkerError("TensorInvalid", `op ${op}: ${(err as Error).message}`, op));
+    }
+    const header: RequestHeader = { v: PROTOCOL_VERSION, id, op, args, frames: descriptors };
+    const headerText = JSON.stringify(header);
+    const size = Buffer.byteLength(headerText) + buffers.reduce((s, b) => s + b.byteLength, 0);
+    if (size > this.maxMessageBytes) {
+      return Promise.reject(new WorkerError("MessageTooLarge", `op ${op}: request is ${size} bytes, over the limit of ${this.maxMessageBytes} bytes; pass bulk data as files`, op));
+    }
+    return new Promise<CallResult<R>>((resolve, reject) => {
+      const p: Pending = { op, resolve: resolve as (r: CallResult<never>) => void, reject, onProgress: opts.onProgress };
+      if (opts.timeoutMs !== undefined) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new WorkerError("Timeout", `op ${op}: no reply from worker pid ${this.pid} within ${opts.timeoutMs} ms`, op));
+        }, opts.timeoutMs);
+      }
+      this.pending.set(id, p);
+      // zeromq allows one send at a time per socket: chain them.
+      this.sendChain = this.sendChain
+        .then(() => this.dealer.send([headerText, ...buffers]))
+        .catch((err: Error) => {
+          if (this.pending.delete(id)) reject(new WorkerError("SendFailed", `op ${op}: ${err.message}`, op));
+        });
+    });
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const [headerBytes, ...frames] of this.dealer) {
+        this.lastSeen = Date.now();
+        this.onMessage(headerBytes!, frames);
+      }
+    } catch (err) {
+      if (!this.closing) this.fail(`receive failed: ${(err as Error).message}`);
+    }
+  }
+
+  private onMessage(headerBytes: Buffer, frames: Buffer[]): void {
+    let header: ReplyHeader;
+    try {
+      header = JSON.parse(headerBytes.toString("utf8")) as ReplyHeader;
+    } catch {
+      return this.fail(`worker pid ${this.pid} sent a reply whose header is not JSON`);
+    }
+    const problem = headerProblem("reply", header);
+    if (problem) {
+      const id = (header as { id?: unknown }).id;
+      const p = typeof id === "string" ? this.pending.get(id) : undefined;
+      if (p && typeof id === "string") this.settle(id, p, new WorkerError("ReplyInvalid", `op ${p.op}: worker reply violates schemas/protocol/reply.schema.json: ${problem}`, p.op));
+      return;
+    }
+    if (header.kind === "heartbeat") return;
+    if (header.kind === "error" && header.id === null) {
+      // The worker could not read a request id; only our own malformed requests cause this.
+      if (this.pending.size === 1) {
+        const [id, p] = [...this.pending][0]!;
+        this.settle(id, p, new WorkerError(header.error.type, header.error.message, p.op, header.error.traceback));
+      }
+      return;
+    }
+    if (header.id === null) return;
+    const p = this.pending.get(header.id);
+    if (!p) return; // timed out earlier
+    if (header.kind === "progress") {
+      p.onProgress?.(header.progress);
+      return;
+    }
+    if (header.kind === "error") {
+      return this.settle(header.id, p, new WorkerError(header.error.type, header.error.message, p.op, header.error.traceback));
+    }
+    if (header.frames.length !== frames.length) {
+      return this.settle(header.id, p, new WorkerError("ReplyInvalid", `op ${p.op}: reply lists ${header.frames.length} frames but ${frames.length} arrived`, p.op));
+    }
+    try {
+      const out: OutFrame[] = header.frames.map((d, i) => {
+        const bytes = frames[i]!;
+        const what = `op ${p.op} reply frame '${d.name}'`;
+        return d.layout === "tensor" ? { name: d.name, tensor: decodeTensor(bytes, what) } : { name: d.name, table: decodeTable(bytes, what) };
+      });
+      this.settle(header.id, p, new CallResult(header.result as never, out));
+    } catch (err) {
+      const type = err instanceof TensorCodecError ? "TensorInvalid" : "ReplyInvalid";
+      this.settle(header.id, p, new WorkerError(type, (err as Error).message, p.op));
+    }
+  }
+
+  private settle(id: string, p: Pending, outcome: CallResult<never> | Error): void {
+    this.pending.delete(id);
+    if (p.timer) clearTimeout(p.timer);
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  }
+
+  /** Mark dead and reject everything pending, naming each op. */
+  private fail(reason: string): void {
+    if (this.deadReason) return;
+    this.deadReason = reason;
+    if (this.watchdog) clearInterval(this.watchdog);
+    const tail = this.logTail.length ? `\nworker log tail:\n${this.logTail.slice(-10).join("\n")}` : "";
+    for (const [id, p] of this.pending) {
+      this.settle(id, p, new WorkerError("WorkerDead", `op ${p.op}: ${reason} while the request was pending${this.closing ? "" : tail}`, p.op));
+    }
+    this.closing = true;
+    this.dealer.close();
+    if (this.privateDir) rmSync(this.privateDir, { recursive: true, force: true });
+  }
+
+  /** Clean shutdown: ask the worker to stop (shutdown op), wait for it to exit, SIGKILL after `graceMs`. */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.alive) {
+      this.closing = true;
+      await this.call("shutdown", {}, { timeoutMs: graceMs }).catch(() => undefined);
+      const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    } else if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      await this.kill();
+    }
+    if (this.watchdog) clearInterval(this.watchdog);
+  }
+
+  /** SIGKILL the worker and wait for it. */
+  async kill(): Promise<void> {
+    this.closing = true;
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
+    await this.exited;
+  }
+}
+
+/** Start one worker and complete the handshake. */
+export function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerClient> {
+  return WorkerClient.start(opts);
+}
+
+/** Check args against the op's schema before sending (the worker checks again). */
+export function checkArgs(op: string, args: unknown): string | null {
+  return argsProblem(op, args);
+}

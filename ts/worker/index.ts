@@ -1,0 +1,7 @@
+// The worker API: start Python workers and call their ops (docs/protocol.md).
+export { startWorker, WorkerClient, CallResult, checkArgs, type StartWorkerOptions, type CallOptions, type InFrame, type OutFrame, type WorkerInfo } from "./client.js";
+export { WorkerPool, type PoolOptions } from "./pool.js";
+export { WorkerError } from "./errors.js";
+export { tensor, encodeTensor, decodeTensor, encodeTable, decodeTable, numel, DTYPES, type DType, type Tensor, type TensorData } from "./codec.js";
+export { PROTOCOL_VERSION, type ProgressInfo, type ErrorInfo } from "./protocol.js";
+export { findPython, REPO_ROOT } from "./python.js";

@@ -1,0 +1,87 @@
+/**
+ * Wire protocol version 1: header types and their validation against schemas/protocol/*.schema.json
+ * (the same files the Python worker validates with; see docs/protocol.md).
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import Ajv2020 from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { REPO_ROOT } from "./python.js";
+
+export const PROTOCOL_VERSION = 1;
+export const SCHEMA_DIR = path.join(REPO_ROOT, "schemas", "protocol");
+
+export interface FrameDescriptor {
+  name: string;
+  layout: "tensor" | "table";
+  bytes?: number;
+}
+export interface RequestHeader {
+  v: number;
+  id: string;
+  op: string;
+  args: Record<string, unknown>;
+  frames: FrameDescriptor[];
+}
+export interface ProgressInfo {
+  done: number;
+  total: number | null;
+  unit: string;
+  message: string;
+}
+export interface ErrorInfo {
+  type: string;
+  message: string;
+  traceback?: string;
+  op?: string;
+}
+export type ReplyHeader =
+  | { v: 1; id: string; kind: "result"; result: Record<string, unknown>; frames: FrameDescriptor[] }
+  | { v: 1; id: string | null; kind: "error"; error: ErrorInfo }
+  | { v: 1; id: string; kind: "progress"; progress: ProgressInfo }
+  | { v: 1; kind: "heartbeat"; t: number; busy?: string | null };
+
+type Ajv = InstanceType<typeof Ajv2020.default>;
+let ajv: Ajv | undefined;
+const validators = new Map<string, ValidateFunction>();
+
+function getAjv(): Ajv {
+  if (!ajv) {
+    ajv = new Ajv2020.default({ allErrors: false, strict: true });
+    for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".schema.json")).sort()) {
+      ajv.addSchema(JSON.parse(readFileSync(path.join(SCHEMA_DIR, file), "utf8")));
+    }
+  }
+  return ajv;
+}
+
+function validatorFor(file: string): ValidateFunction {
+  let v = validators.get(file);
+  if (!v) {
+    const doc = JSON.parse(readFileSync(file, "utf8")) as { $id?: string };
+    const a = getAjv();
+    v = (doc.$id && a.getSchema(doc.$id)) || a.compile(doc);
+    validators.set(file, v);
+  }
+  return v;
+}
+
+function describe(errors: ErrorObject[] | null | undefined, root: string): string {
+  const e = errors?.[0];
+  if (!e) return `${root}: invalid`;
+  const where = root + e.instancePath.replace(/\//g, ".");
+  const extra = e.keyword === "additionalProperties" ? ` ('${(e.params as { additionalProperty: string }).additionalProperty}')` : "";
+  return `${where}: ${e.message ?? "invalid"}${extra}`;
+}
+
+/** null if `header` is a valid schemas/protocol/<name>.schema.json instance, else one line naming the path. */
+export function headerProblem(name: "request" | "reply" | "frame", header: unknown): string | null {
+  const v = validatorFor(path.join(SCHEMA_DIR, `${name}.schema.json`));
+  return v(header) ? null : describe(v.errors, "header");
+}
+
+/** null if `args` satisfy schemas/protocol/ops/<op>.args.schema.json, else one line naming the path. */
+export function argsProblem(op: string, args: unknown): string | null {
+  const v = validatorFor(path.join(SCHEMA_DIR, "ops", `${op}.args.schema.json`));
+  return v(args) ? null : describe(v.errors, "args");
+}
