@@ -7,6 +7,8 @@ Dispatch is a dict lookup in this table only — never an attribute lookup from 
 
 from __future__ import annotations
 
+from linkedout.data.ops import render_videos_op
+
 from . import builtin_ops
 from .op import Op, TensorSpec
 
@@ -21,4 +23,6 @@ OPS: dict[str, Op] = {
     "echo": Op(handler=builtin_ops.echo, args_schema="echo", frames=None, progress=True),
     "matmul": Op(handler=builtin_ops.matmul, args_schema="matmul",
                  frames={"a": TensorSpec(_FLOATING, (None, None)), "b": TensorSpec(_FLOATING, (None, None))}),
+    # synthetic dataset (py/linkedout/data)
+    "render_videos": Op(handler=render_videos_op, args_schema="render_videos", frames={}, progress=True),
 }
