@@ -8,8 +8,10 @@ Dispatch is a dict lookup in this table only — never an attribute lookup from 
 from __future__ import annotations
 
 from linkedout.data.ops import render_videos_op
+from linkedout.report.ops import plot_report
 
 from . import builtin_ops
+from linkedout.extract import ops as extract_ops
 from .op import Op, TensorSpec
 
 _FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
@@ -25,4 +27,9 @@ OPS: dict[str, Op] = {
                  frames={"a": TensorSpec(_FLOATING, (None, None)), "b": TensorSpec(_FLOATING, (None, None))}),
     # synthetic dataset (py/linkedout/data)
     "render_videos": Op(handler=render_videos_op, args_schema="render_videos", frames={}, progress=True),
+    # extraction (py/linkedout/extract)
+    "build_tiny_model": Op(handler=extract_ops.build_tiny_model_op, args_schema="build_tiny_model", frames={}),
+    "extract": Op(handler=extract_ops.extract_op, args_schema="extract", frames={}, progress=True),
+    # run reports (py/linkedout/report)
+    "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }

@@ -1,0 +1,95 @@
+"""Tests for py/linkedout/report: gate plots (Figs. 4-5 style) and training curves, via the op handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+import torch
+from PIL import Image
+
+from linkedout.report.ops import plot_report
+from linkedout.report.plots import gate_matrix
+from linkedout.worker.op import OpContext, OpError
+
+
+def write_arrow(path: Path, table: pa.Table) -> None:
+    with ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
+
+
+def gates_table(rows: list[tuple[str, int, float]]) -> pa.Table:
+    return pa.table({
+        "item": pa.array([r[0] for r in rows], pa.utf8()),
+        "layer": pa.array([r[1] for r in rows], pa.int32()),
+        "gate": pa.array([r[2] for r in rows], pa.float32()),
+    })
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return im.size
+
+
+@pytest.fixture
+def ctx() -> OpContext:
+    events: list[dict] = []
+    c = OpContext(torch.device("cpu"), {}, events.append, min_progress_interval_s=0.0)
+    c.events = events  # type: ignore[attr-defined]
+    return c
+
+
+def test_gate_plots_and_average_contribution(tmp_path: Path, ctx: OpContext) -> None:
+    # three items, softmax-like gates over layers 4, 12, 20; layer means 0.2, 0.3, 0.5
+    rows = [
+        ("a", 4, 0.1), ("a", 12, 0.3), ("a", 20, 0.6),
+        ("b", 4, 0.2), ("b", 12, 0.4), ("b", 20, 0.4),
+        ("c", 4, 0.3), ("c", 12, 0.2), ("c", 20, 0.5),
+    ]
+    write_arrow(tmp_path / "gates.arrow", gates_table(rows))
+    out = plot_report({"out_dir": str(tmp_path / "plots"), "gates_path": str(tmp_path / "gates.arrow"), "title": "toy"}, {}, ctx)
+    assert out.result["written"] == ["gates_kde.png", "gates_box.png"]
+    assert out.result["contribution_percent"] == pytest.approx({"4": 20.0, "12": 30.0, "20": 50.0}, abs=1e-4)
+    for name in ("gates_kde.png", "gates_box.png"):
+        w, h = png_size(tmp_path / "plots" / name)
+        assert w > 300 and h > 200
+    assert not [p for p in (tmp_path / "plots").iterdir() if p.name.startswith(".")]  # no temp files left
+    assert [e["done"] for e in ctx.events] == [1, 2]  # type: ignore[attr-defined]
+
+
+def test_constant_gate_layer_is_drawn_without_density(tmp_path: Path, ctx: OpContext) -> None:
+    rows = [(f"i{k}", ly, g) for k in range(5) for ly, g in ((0, 0.5), (1, 0.25 + 0.05 * k), (2, 0.25 - 0.05 * k))]
+    write_arrow(tmp_path / "g.arrow", gates_table(rows))
+    out = plot_report({"out_dir": str(tmp_path), "gates_path": str(tmp_path / "g.arrow")}, {}, ctx)
+    assert out.result["contribution_percent"]["0"] == pytest.approx(50.0)
+    assert (tmp_path / "gates_kde.png").stat().st_size > 1000
+
+
+def test_gate_matrix_rejects_missing_pairs() -> None:
+    with pytest.raises(ValueError, match="missing some"):
+        gate_matrix(gates_table([("a", 0, 0.5), ("a", 1, 0.5), ("b", 0, 1.0)]))
+    with pytest.raises(ValueError, match="no column 'gate'"):
+        gate_matrix(pa.table({"item": ["a"], "layer": pa.array([0], pa.int32())}))
+
+
+def test_training_curves_plot_numeric_columns(tmp_path: Path, ctx: OpContext) -> None:
+    log = pa.table({
+        "epoch": pa.array([1, 2, 3], pa.int32()),
+        "loss": pa.array([2.0, 1.5, 1.2], pa.float32()),
+        "valid_hr@10": pa.array([0.05, 0.08, 0.09], pa.float64()),
+        "note": pa.array(["x", "y", "z"]),
+    })
+    write_arrow(tmp_path / "train_log.arrow", log)
+    out = plot_report({"out_dir": str(tmp_path / "p"), "train_log_path": str(tmp_path / "train_log.arrow")}, {}, ctx)
+    assert out.result["curves"] == ["loss", "valid_hr@10"]
+    w, h = png_size(tmp_path / "p" / "training_curves.png")
+    assert h > w * 0.5  # two stacked panels
+
+
+def test_missing_input_is_a_clear_error(tmp_path: Path, ctx: OpContext) -> None:
+    with pytest.raises(OpError, match="gates file not found"):
+        plot_report({"out_dir": str(tmp_path), "gates_path": str(tmp_path / "nope.arrow")}, {}, ctx)
