@@ -9,12 +9,14 @@ is a softmax). We plot one run's gates per figure; the paper overlays datasets, 
 Also training curves: every numeric column of train_log.arrow against epoch (or step).
 
 Inputs are the run's Arrow files:
-  gates.arrow      item utf8, layer int32, gate float32     (long format, one row per item x layer)
+  gates.arrow      item utf8, gates fixed_size_list<float32>[T], metadata taps (the training loop's
+                   format), or long format item utf8, layer int32, gate float32
   train_log.arrow  epoch and/or step, then numeric columns (loss, valid_hr@10, ...)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -42,19 +44,36 @@ def read_arrow(path: str | Path) -> pa.Table:
 
 
 def gate_matrix(gates: pa.Table) -> tuple[list[int], np.ndarray]:
-    """Long-format gates -> (layers ascending, [items, layers] float64 matrix)."""
+    """Gates -> (tapped layer indices, [items, layers] float64 matrix).
+
+    Reads the training loop's format (`item`, `gates` fixed_size_list<float32>[T], schema metadata
+    `taps` = JSON list of layer indices; py/linkedout/train/outputs.py) or a long format
+    (`item`, `layer`, `gate`, one row per item x layer).
+    """
+    names = gates.column_names
+    if "gates" in names:
+        values = gates.column("gates").combine_chunks()
+        width = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
+        if width is None:
+            raise ValueError(f"gates column must be fixed_size_list<float32>, got {values.type}")
+        matrix = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, width)
+        meta = gates.schema.metadata or {}
+        taps = json.loads(meta[b"taps"]) if b"taps" in meta else list(range(width))
+        if len(taps) != width:
+            raise ValueError(f"gates metadata lists {len(taps)} taps but rows have {width} gates")
+        return [int(t) for t in taps], matrix
     for col in ("item", "layer", "gate"):
-        if col not in gates.column_names:
-            raise ValueError(f"gates table has no column {col!r} (has {gates.column_names})")
+        if col not in names:
+            raise ValueError(f"gates table has no column {col!r} (has {names})")
     items = gates.column("item").to_pylist()
     layers = gates.column("layer").to_numpy().astype(np.int64)
-    values = gates.column("gate").to_numpy().astype(np.float64)
+    values_long = gates.column("gate").to_numpy().astype(np.float64)
     layer_ids = sorted(set(layers.tolist()))
     item_ids = sorted(set(items))
     row = {it: i for i, it in enumerate(item_ids)}
     col = {ly: j for j, ly in enumerate(layer_ids)}
     matrix = np.full((len(item_ids), len(layer_ids)), np.nan)
-    for it, ly, v in zip(items, layers.tolist(), values.tolist()):
+    for it, ly, v in zip(items, layers.tolist(), values_long.tolist()):
         matrix[row[it], col[ly]] = v
     if np.isnan(matrix).any():
         raise ValueError("gates table is missing some (item, layer) pairs")

@@ -69,6 +69,15 @@ def test_constant_gate_layer_is_drawn_without_density(tmp_path: Path, ctx: OpCon
     assert (tmp_path / "gates_kde.png").stat().st_size > 1000
 
 
+def test_reads_the_training_loops_wide_gates_format(tmp_path: Path, ctx: OpContext) -> None:
+    from linkedout.train.outputs import gates_table as train_gates_table
+
+    gates = np.array([[0.1, 0.9], [0.3, 0.7], [0.2, 0.8], [0.2, 0.8]], dtype=np.float32)
+    write_arrow(tmp_path / "gates.arrow", train_gates_table(["a", "b", "c", "d"], gates, [5, 11], None))
+    out = plot_report({"out_dir": str(tmp_path), "gates_path": str(tmp_path / "gates.arrow")}, {}, ctx)
+    assert out.result["contribution_percent"] == pytest.approx({"5": 20.0, "11": 80.0}, abs=1e-4)
+
+
 def test_gate_matrix_rejects_missing_pairs() -> None:
     with pytest.raises(ValueError, match="missing some"):
         gate_matrix(gates_table([("a", 0, 0.5), ("a", 1, 0.5), ("b", 0, 1.0)]))
