@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 
 
 def main(argv: list[str] | None = None) -> None:
+    parent_pid = os.getppid()  # read first: if the parent dies later we are re-parented and notice
     parser = argparse.ArgumentParser(prog="python -m linkedout.worker", description=__doc__)
     parser.add_argument("--bind", help="ipc://PATH or tcp://127.0.0.1:PORT (default: ipc:// in a private temp dir)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (TS pins GPUs with CUDA_VISIBLE_DEVICES)")
@@ -18,8 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     if ns.threads < 1:
         parser.error("--threads must be >= 1")
     bind = ns.bind
+    private_dir = None
     if bind is None:
-        bind = f"ipc://{tempfile.mkdtemp(prefix='linkedout-w-')}/w.sock"  # mkdtemp: mode 0700
+        private_dir = tempfile.mkdtemp(prefix="linkedout-w-")  # mode 0700: only this user can connect
+        bind = f"ipc://{private_dir}/w.sock"
     if not (bind.startswith("ipc://") or bind.startswith("tcp://127.0.0.1:") or bind.startswith("tcp://localhost:")):
         parser.error(f"--bind {bind}: only ipc:// or tcp://127.0.0.1 are allowed (no open ports)")
 
@@ -32,8 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(ns.threads)
     from .server import DEFAULT_MAX_MESSAGE_BYTES, WorkerServer
 
-    WorkerServer(bind, device=ns.device, heartbeat_s=ns.heartbeat_s,
-                 max_message_bytes=ns.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES).serve()
+    try:
+        WorkerServer(bind, device=ns.device, heartbeat_s=ns.heartbeat_s, parent_pid=parent_pid,
+                     max_message_bytes=ns.max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES).serve()
+    finally:
+        if private_dir:
+            shutil.rmtree(private_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -82,12 +82,14 @@ class WorkerServer:
         heartbeat_s: float = 1.0,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         ops: dict[str, Op] = OPS,
+        parent_pid: int | None = None,
     ) -> None:
         self.bind = bind
         self.device = torch.device(device)
         self.heartbeat_s = heartbeat_s
         self.max_message_bytes = max_message_bytes
         self.ops = ops
+        self.parent_pid = parent_pid  # stop serving when re-parented: the orchestrator died
         self.state: dict[str, Any] = {}
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._busy: str | None = None
@@ -132,6 +134,9 @@ class WorkerServer:
                     if stopping:
                         break
             now = time.monotonic()
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                print(f"linkedout worker {os.getpid()}: parent {self.parent_pid} is gone; exiting", file=sys.stderr, flush=True)
+                break
             if now >= next_beat:
                 beat = _dumps({"v": PROTOCOL_VERSION, "kind": "heartbeat", "t": time.time(), "busy": self._busy})
                 for peer in self._peers:
