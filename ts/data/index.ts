@@ -1,0 +1,25 @@
+// Datasets: the MicroLens loader, the official split, Table 1 statistics, the synthetic dataset, sharding.
+export { loadMicroLens, findMicroLensFiles, findVariants, warningTotal } from "./microlens.js";
+export type {
+  LoadOptions,
+  BadRowPolicy,
+  MissingVideoPolicy,
+  PairsFormat,
+  Interaction,
+  MicroLensDataset,
+  MicroLensFiles,
+  DataWarning,
+  WarningKind,
+} from "./microlens.js";
+export { officialSplit, writeSplit, splitDataset, readSplit, splitTables, userSequences, catalogueIndex, PROTOCOL } from "./split.js";
+export type { OfficialSplit, SplitOptions, SplitCounts, SplitManifest, CatalogueItem, TrainRow, EvalRow } from "./split.js";
+export { datasetStats, statsRows, formatStats } from "./stats.js";
+export type { DatasetStats } from "./stats.js";
+export { synthesizeDataset, planSynthetic, synthCsvs, resolveSynthOptions, synthTopics, SYNTH_PRESETS, SYNTH_VARIANT } from "./synth.js";
+export type { SynthOptions, SynthPreset, SynthPlan, SynthResult, SynthProgress, RenderWorker, ResolvedSynthOptions, Topic, VideoSpec, VideoCodec } from "./synth.js";
+export { shardIds, shardOf } from "./shard.js";
+export type { ShardManifest, ShardOptions } from "./shard.js";
+export { compareIds, sortIds } from "./ids.js";
+export { DataError } from "./errors.js";
+export { readCsv, csvField } from "./csv.js";
+export { readArrowFile, writeArrowFile, writeFileAtomic } from "./arrow-io.js";

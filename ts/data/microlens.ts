@@ -1,0 +1,331 @@
+// The MicroLens loader: finds a variant's files in a directory, reads interactions and titles, and
+// checks that every interacted item has a video. File layout (MicroLens as published, and the
+// built-in synthetic set, which uses variant "synth"):
+//   MicroLens-<v>_pairs.csv     user,item,timestamp (epoch ms), one interaction per line
+//   MicroLens-<v>_pairs.tsv     user<TAB>item item …  (time-ordered; used when there is no .csv)
+//   MicroLens-50k_titles.csv    item,title (with header) — or MicroLens-100k_title_en.csv (no header)
+//   MicroLens-<v>_videos/<item>.mp4,  MicroLens-<v>_covers/<item>.jpg
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CsvSyntaxError, readCsv } from "./csv.js";
+import { DataError } from "./errors.js";
+import { sortIds } from "./ids.js";
+
+export type BadRowPolicy = "error" | "skip";
+/** What to do with an interacted item that has no video file: stop, drop its interactions, or keep it (extraction will report it). */
+export type MissingVideoPolicy = "error" | "skip" | "keep";
+export type PairsFormat = "csv" | "tsv";
+
+export interface LoadOptions {
+  /** "auto" (the only variant in the directory), or e.g. "50k", "100k", "synth". Default "auto". */
+  variant?: string;
+  /** Which pairs file to read; "auto" prefers the .csv (it has timestamps). Default "auto". */
+  pairs?: PairsFormat | "auto";
+  /** Malformed or duplicate pairs rows. Default "error". */
+  onBadRow?: BadRowPolicy;
+  /** Interacted items without `<item>.mp4`. Default "error". */
+  onMissingVideo?: MissingVideoPolicy;
+  /** How many warnings to keep verbatim (all are counted). Default 100. */
+  maxWarnings?: number;
+}
+
+export interface Interaction {
+  user: string;
+  item: string;
+  /** epoch ms (.csv), or the position in the user's line (.tsv) */
+  timestamp: number;
+  /** 1-based line of the pairs file it came from */
+  line: number;
+}
+
+export type WarningKind = "bad_row" | "duplicate_row" | "missing_video" | "bad_title_row" | "duplicate_title";
+
+export interface DataWarning {
+  kind: WarningKind;
+  file: string;
+  /** 1-based line in `file`, where there is one */
+  line: number | null;
+  message: string;
+}
+
+export interface MicroLensFiles {
+  pairs: string;
+  pairsFormat: PairsFormat;
+  /** null: no titles file (allowed) */
+  titles: string | null;
+  /** null: no videos directory */
+  videos: string | null;
+  covers: string | null;
+}
+
+export interface MicroLensDataset {
+  dir: string;
+  variant: string;
+  files: MicroLensFiles;
+  /** In file order, bad rows (policy skip) and items dropped for missing videos removed. */
+  interactions: Interaction[];
+  /** item → title, for items that have one */
+  titles: Map<string, string>;
+  /** item → absolute path of its .mp4, for interacted items that have one */
+  videos: Map<string, string>;
+  /** item → absolute path of its cover .jpg, where present */
+  covers: Map<string, string>;
+  /** interacted items kept without a video (policy keep), byte order */
+  itemsWithoutVideo: string[];
+  /** the first `maxWarnings` warnings */
+  warnings: DataWarning[];
+  /** every warning, counted by kind */
+  warningCounts: Record<WarningKind, number>;
+}
+
+const PAIRS_RE = /^MicroLens-(.+)_pairs\.(csv|tsv)$/;
+const TIMESTAMP_RE = /^[+-]?\d+(\.\d+)?$/;
+
+/** The variants that have a pairs file in `dir`, sorted. */
+export function findVariants(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new DataError(`${dir}: not a readable directory`);
+  }
+  const found = new Set<string>();
+  for (const n of names) {
+    const m = PAIRS_RE.exec(n);
+    if (m) found.add(m[1]!);
+  }
+  return [...found].sort();
+}
+
+/** Locate a variant's files (without reading them). */
+export function findMicroLensFiles(dir: string, opts: Pick<LoadOptions, "variant" | "pairs"> = {}): { variant: string; files: MicroLensFiles } {
+  dir = resolve(dir);
+  const variants = findVariants(dir);
+  let variant = opts.variant ?? "auto";
+  if (variant === "auto") {
+    if (variants.length === 0) throw new DataError(`${dir}: no pairs file (expected MicroLens-<variant>_pairs.csv or _pairs.tsv)`);
+    if (variants.length > 1) throw new DataError(`${dir}: several MicroLens variants (${variants.join(", ")}); name one with dataset.variant`);
+    variant = variants[0]!;
+  }
+  const csv = join(dir, `MicroLens-${variant}_pairs.csv`);
+  const tsv = join(dir, `MicroLens-${variant}_pairs.tsv`);
+  const want = opts.pairs ?? "auto";
+  let pairs: string;
+  let pairsFormat: PairsFormat;
+  if (want === "tsv" || (want === "auto" && !existsSync(csv) && existsSync(tsv))) {
+    pairs = tsv;
+    pairsFormat = "tsv";
+  } else {
+    pairs = csv;
+    pairsFormat = "csv";
+  }
+  if (!existsSync(pairs)) {
+    const also = variants.length ? ` (variants here: ${variants.join(", ")})` : "";
+    throw new DataError(`${pairs}: missing pairs file${also}`);
+  }
+  const titleCandidates = [join(dir, `MicroLens-${variant}_titles.csv`), join(dir, `MicroLens-${variant}_title_en.csv`)];
+  const titles = titleCandidates.find((p) => existsSync(p)) ?? null;
+  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+  const videos = join(dir, `MicroLens-${variant}_videos`);
+  const covers = join(dir, `MicroLens-${variant}_covers`);
+  return {
+    variant,
+    files: { pairs, pairsFormat, titles, videos: isDir(videos) ? videos : null, covers: isDir(covers) ? covers : null },
+  };
+}
+
+class WarningLog {
+  readonly warnings: DataWarning[] = [];
+  readonly counts: Record<WarningKind, number> = { bad_row: 0, duplicate_row: 0, missing_video: 0, bad_title_row: 0, duplicate_title: 0 };
+  constructor(private readonly max: number) {}
+  add(w: DataWarning): void {
+    this.counts[w.kind] += 1;
+    if (this.warnings.length < this.max) this.warnings.push(w);
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new DataError(`${path}: cannot read (${(err as Error).message})`);
+  }
+}
+
+function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Interaction[] {
+  const out: Interaction[] = [];
+  const seen = new Map<string, number>();
+  const bad = (line: number, kind: WarningKind, message: string) => {
+    if (policy === "error") throw new DataError(`${path}:${line}: ${message}`);
+    log.add({ kind, file: path, line, message });
+  };
+  let header = true;
+  try {
+    for (const { fields, line } of readCsv(readText(path))) {
+      if (header) {
+        header = false;
+        const got = fields.map((f) => f.trim().toLowerCase()).join(",");
+        if (got !== "user,item,timestamp") {
+          throw new DataError(`${path}:${line}: wrong header '${fields.join(",")}' (expected 'user,item,timestamp')`);
+        }
+        continue;
+      }
+      if (fields.length !== 3) {
+        bad(line, "bad_row", `expected 3 fields (user,item,timestamp), got ${fields.length}`);
+        continue;
+      }
+      const user = fields[0]!.trim();
+      const item = fields[1]!.trim();
+      const ts = fields[2]!.trim();
+      if (!user) {
+        bad(line, "bad_row", "empty user id");
+        continue;
+      }
+      if (!item) {
+        bad(line, "bad_row", "empty item id");
+        continue;
+      }
+      if (!TIMESTAMP_RE.test(ts)) {
+        bad(line, "bad_row", `non-numeric timestamp '${ts}'`);
+        continue;
+      }
+      const key = `${user}\u0000${item}\u0000${ts}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        bad(line, "duplicate_row", `duplicate row (same user, item and timestamp as line ${first})`);
+        continue;
+      }
+      seen.set(key, line);
+      out.push({ user, item, timestamp: Number(ts), line });
+    }
+  } catch (err) {
+    if (err instanceof CsvSyntaxError) throw new DataError(`${path}:${err.line}: ${err.message}`);
+    throw err;
+  }
+  if (header) throw new DataError(`${path}: empty file (expected header 'user,item,timestamp')`);
+  return out;
+}
+
+function readPairsTsv(path: string, policy: BadRowPolicy, log: WarningLog): Interaction[] {
+  const out: Interaction[] = [];
+  const seenUsers = new Map<string, number>();
+  const lines = readText(path).replace(/^\ufeff/, "").split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const raw = lines[i]!.replace(/\r$/, "");
+    if (!raw.trim()) continue;
+    const tab = raw.indexOf("\t");
+    const user = (tab < 0 ? raw : raw.slice(0, tab)).trim();
+    const items = tab < 0 ? [] : raw.slice(tab + 1).trim().split(/ +/).filter((s) => s.length > 0);
+    if (i === 0 && user.toLowerCase() === "user") continue; // optional header
+    const bad = (kind: WarningKind, message: string) => {
+      if (policy === "error") throw new DataError(`${path}:${lineNo}: ${message}`);
+      log.add({ kind, file: path, line: lineNo, message });
+    };
+    if (!user) {
+      bad("bad_row", "empty user id");
+      continue;
+    }
+    if (items.length === 0) {
+      bad("bad_row", `user '${user}' has no items (expected 'user<TAB>item item …')`);
+      continue;
+    }
+    const first = seenUsers.get(user);
+    if (first !== undefined) {
+      bad("duplicate_row", `user '${user}' already has a line (line ${first})`);
+      continue;
+    }
+    seenUsers.set(user, lineNo);
+    // The .tsv has no timestamps; its order is the time order, so the position stands in for one.
+    items.forEach((item, k) => out.push({ user, item, timestamp: k, line: lineNo }));
+  }
+  return out;
+}
+
+function readTitles(path: string, log: WarningLog): Map<string, string> {
+  const titles = new Map<string, string>();
+  const firstLine = new Map<string, number>();
+  let first = true;
+  try {
+    for (const { fields, line } of readCsv(readText(path))) {
+      // 50k form has the header `item,title`; the 100k `title_en` form has none.
+      if (first) {
+        first = false;
+        if (fields.length === 2 && fields[0]!.trim().toLowerCase() === "item" && fields[1]!.trim().toLowerCase() === "title") continue;
+      }
+      const item = fields[0]!.trim();
+      if (!item || fields.length < 2) {
+        log.add({ kind: "bad_title_row", file: path, line, message: item ? "no title field" : "empty item id" });
+        continue;
+      }
+      // Unquoted commas inside a title split it into more fields: join them back.
+      const title = fields.slice(1).join(",").trim();
+      const prev = firstLine.get(item);
+      if (prev !== undefined) {
+        log.add({ kind: "duplicate_title", file: path, line, message: `item '${item}' already has a title (line ${prev}); keeping the first` });
+        continue;
+      }
+      firstLine.set(item, line);
+      titles.set(item, title);
+    }
+  } catch (err) {
+    if (err instanceof CsvSyntaxError) throw new DataError(`${path}:${err.line}: ${err.message}`);
+    throw err;
+  }
+  return titles;
+}
+
+function listFiles(dir: string | null, ext: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!dir) return out;
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith(ext) && !name.startsWith(".")) out.set(name.slice(0, -ext.length), join(dir, name));
+  }
+  return out;
+}
+
+/** Load a MicroLens-format directory (see the file header for the layout). */
+export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDataset {
+  dir = resolve(dir);
+  const { variant, files } = findMicroLensFiles(dir, opts);
+  const onBadRow = opts.onBadRow ?? "error";
+  const onMissingVideo = opts.onMissingVideo ?? "error";
+  const log = new WarningLog(opts.maxWarnings ?? 100);
+
+  let interactions = files.pairsFormat === "csv" ? readPairsCsv(files.pairs, onBadRow, log) : readPairsTsv(files.pairs, onBadRow, log);
+  const titles = files.titles ? readTitles(files.titles, log) : new Map<string, string>();
+
+  if (!files.videos && onMissingVideo === "error") {
+    throw new DataError(
+      `${join(dir, `MicroLens-${variant}_videos`)}: missing videos directory (set dataset.on_missing_video to keep or skip to load without videos)`,
+    );
+  }
+  const videoFiles = listFiles(files.videos, ".mp4");
+  const coverFiles = listFiles(files.covers, ".jpg");
+  const videos = new Map<string, string>();
+  const covers = new Map<string, string>();
+  const missing = new Map<string, number>(); // item → line of its first interaction
+  interactions.forEach((x) => {
+    if (videos.has(x.item) || missing.has(x.item)) return;
+    const v = videoFiles.get(x.item);
+    if (v) videos.set(x.item, v);
+    else missing.set(x.item, x.line);
+    const c = coverFiles.get(x.item);
+    if (c) covers.set(x.item, c);
+  });
+  const videosDir = files.videos ?? join(dir, `MicroLens-${variant}_videos`);
+  for (const [item, line] of missing) {
+    const message = `item '${item}' has no video file ${join(videosDir, `${item}.mp4`)}`;
+    if (onMissingVideo === "error") throw new DataError(`${files.pairs}:${line}: ${message}`);
+    log.add({ kind: "missing_video", file: files.pairs, line, message: onMissingVideo === "skip" ? `${message}; its interactions are dropped` : message });
+  }
+  if (onMissingVideo === "skip" && missing.size > 0) interactions = interactions.filter((x) => !missing.has(x.item));
+  const itemsWithoutVideo = onMissingVideo === "keep" ? sortIds(missing.keys()) : [];
+
+  return { dir, variant, files, interactions, titles, videos, covers, itemsWithoutVideo, warnings: log.warnings, warningCounts: log.counts };
+}
+
+/** Total number of warnings of a loaded dataset. */
+export function warningTotal(ds: Pick<MicroLensDataset, "warningCounts">): number {
+  return Object.values(ds.warningCounts).reduce((a, b) => a + b, 0);
+}
