@@ -26,7 +26,7 @@ function run(name, cmd, args, parse) {
 const num = (text, re) => [...text.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
 const steps = [
   run("typecheck", `${root}node_modules/.bin/tsc`, ["--noEmit", "-p", "tsconfig.json"]),
-  run("mocha", `${root}node_modules/.bin/mocha`, [], (t) => ({
+  run("mocha", `${root}node_modules/.bin/mocha`, ["test/**/*.test.ts"], (t) => ({
     passed: num(t, /^\s*(\d+) passing/gm),
     failed: num(t, /^\s*(\d+) failing/gm),
   })),
