@@ -24,11 +24,12 @@ from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 MAX_HISTORY = 10  # MicroLens protocol: the model sees at most the 10 items before the target
 
 class UserTower(Protocol):
-    """history_z: [B, L, d_z] oldest first, left-padded with zeros; mask: [B, L] bool, True = real item.
-    history_rows: [B, L] int64 catalogue rows (padding = -1), for towers with item-ID embeddings.
-    Returns the user vectors [B, d_z] scored against the catalogue by a dot product."""
+    """history_z: [B, L, d_z] item vectors oldest first, right-padded with zeros; lengths: [B] real items.
+    Returns the user vectors [B, d_z], scored against the catalogue by a dot product. (The trained
+    model's ``LinkedOutRecommender.encode_users`` has exactly this signature.)"""
 
-    def __call__(self, history_z: torch.Tensor, mask: torch.Tensor, history_rows: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: ...
+
 
 class QueryError(ValueError):
     """A request the service refuses; ``status`` is the HTTP status the front end answers with."""
@@ -42,6 +43,7 @@ class Query:
     history: Sequence[str]  # oldest first, 1..MAX_HISTORY item ids
     k: int
     exclude: Sequence[str] = ()  # further ids never to return (the history is always excluded)
+    gates: bool = False  # also return the gate weights of the returned items
 
 @dataclass
 class Answer:
@@ -70,20 +72,19 @@ class RankingService:
         if unknown:
             shown = ", ".join(repr(u) for u in unknown[:5])
             more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
-            raise QueryError(f"unknown item id(s): {shown}{more}", 404)
+            raise QueryError(f"unknown item id(s): {shown}{more}", 422)
         return [index[i] for i in q.history], [index[i] for i in q.exclude]
 
     @torch.inference_mode()
     def user_vectors(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
         """[B, d_z] user vectors for histories given as catalogue rows (oldest first)."""
         b = len(histories)
-        length = max(len(h) for h in histories)
-        rows = torch.full((b, length), -1, dtype=torch.long)
+        lengths = torch.tensor([len(h) for h in histories], dtype=torch.long)
+        rows = torch.zeros((b, int(lengths.max())), dtype=torch.long)
         for i, h in enumerate(histories):
-            rows[i, length - len(h) :] = torch.as_tensor(h, dtype=torch.long)  # left padding
-        mask = rows >= 0
-        history_z = self.catalogue.z[rows.clamp(min=0)] * mask.unsqueeze(-1)  # [B, L, d_z]
-        return self.tower(history_z, mask, rows)
+            rows[i, : len(h)] = torch.as_tensor(h, dtype=torch.long)  # right padding (causal towers ignore it)
+        history_z = self.catalogue.z[rows]  # [B, L, d_z]
+        return self.tower(history_z, lengths).float()
 
     @torch.inference_mode()
     def recommend(self, queries: Sequence[Query], *, with_gates: bool = False) -> list[Answer | QueryError]:
@@ -115,7 +116,7 @@ class RankingService:
             answers[i] = Answer(
                 items=[self.catalogue.items[j] for j in r.tolist()],
                 scores=s.tolist(),
-                gates=self.catalogue.gates[r].tolist() if with_gates else None,
+                gates=self.catalogue.gates[r].tolist() if (with_gates or queries[i].gates) else None,
             )
         return answers
 

@@ -13,6 +13,7 @@ from linkedout.report.ops import plot_report
 from . import builtin_ops
 from linkedout.extract import ops as extract_ops
 from .op import Op, TensorSpec
+from linkedout.store import serving_ops
 
 _FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
 
@@ -30,6 +31,9 @@ OPS: dict[str, Op] = {
     # extraction (py/linkedout/extract)
     "build_tiny_model": Op(handler=extract_ops.build_tiny_model_op, args_schema="build_tiny_model", frames={}),
     "extract": Op(handler=extract_ops.extract_op, args_schema="extract", frames={}, progress=True),
+    # store-and-retrieve (py/linkedout/store): EmbeddingStore and online ranking
+    "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
+    "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }

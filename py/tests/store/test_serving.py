@@ -28,9 +28,11 @@ class MeanLastTower(torch.nn.Module):
         self.mean_proj = torch.nn.Linear(d_z, d_z)
         self.last_proj = torch.nn.Linear(d_z, d_z)
 
-    def forward(self, history_z: torch.Tensor, mask: torch.Tensor, history_rows: torch.Tensor) -> torch.Tensor:
-        mean = history_z.sum(1) / mask.sum(1, keepdim=True)  # padding rows are zero
-        return self.mean_proj(mean) + self.last_proj(history_z[:, -1])  # left padding: last is real
+    def forward(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = torch.arange(history_z.shape[1])[None, :] < lengths[:, None]  # right padding
+        mean = (history_z * mask[..., None]).sum(1) / lengths[:, None]
+        last = history_z[torch.arange(history_z.shape[0]), lengths - 1]
+        return self.mean_proj(mean) + self.last_proj(last)
 
 
 def _catalogue(n: int = 300, d_z: int = 16, taps: int = 4, seed: int = 0) -> DenseCatalogue:
@@ -54,8 +56,7 @@ def _brute_force(service: RankingService, q: Query) -> tuple[list[str], list[flo
     cat = service.catalogue
     rows = [cat.index[i] for i in q.history]
     with torch.inference_mode():
-        u = service.tower(cat.z[rows].unsqueeze(0), torch.ones(1, len(rows), dtype=torch.bool),
-                          torch.tensor([rows]))[0]
+        u = service.tower(cat.z[rows].unsqueeze(0), torch.tensor([len(rows)]))[0]
     scores = (cat.z @ u).tolist()
     banned = set(rows) | {cat.index[i] for i in q.exclude}
     order = sorted((r for r in range(cat.n_items) if r not in banned), key=lambda r: (-scores[r], r))[: q.k]
@@ -95,8 +96,8 @@ def test_each_bad_query_gets_its_own_error_and_good_ones_still_answer(service: R
         (400, "history has 11 items; at most 10"),
         (400, "k=0 is out of range 1..50"),
         (400, "k=51 is out of range 1..50"),
-        (404, "unknown item id(s): 'nope', 'also-not'"),
-        (404, "'ghost'"),
+        (422, "unknown item id(s): 'nope', 'also-not'"),
+        (422, "'ghost'"),
     ]
     for a, (status, text) in zip(answers, expected):
         assert isinstance(a, QueryError) and a.status == status and text in str(a)
