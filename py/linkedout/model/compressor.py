@@ -38,7 +38,10 @@ class AttentionPooling(nn.Module):
         self.n_heads = n_heads
         self.d_out = d_out
         self.norm = nn.LayerNorm(d_in)
-        self.key_value = nn.Linear(d_in, 2 * d_out)
+        # No key bias: it adds the same logit to every slot of a query, which softmax ignores (its gradient
+        # is rounding noise that Adam would amplify into a random walk).
+        self.key = nn.Linear(d_in, d_out, bias=False)
+        self.value = nn.Linear(d_in, d_out)
         self.queries = nn.Parameter(torch.randn(n_queries, d_out) / math.sqrt(d_out))
         self.out = nn.Linear(n_queries * d_out, d_out)
         self.dropout = dropout
@@ -48,7 +51,8 @@ class AttentionPooling(nn.Module):
         # logit_bias [X, S] float32, additive; -inf masks a slot
         x_count, seq_len, _ = tokens.shape
         head_dim = self.d_out // self.n_heads
-        key, value = self.key_value(self.norm(tokens.float())).chunk(2, dim=-1)  # [X, S, d_out] each
+        normed = self.norm(tokens.float())
+        key, value = self.key(normed), self.value(normed)  # [X, S, d_out] each
         query = self.queries.unsqueeze(0).expand(x_count, -1, -1)  # [X, Q, d_out]
 
         def heads(t: torch.Tensor) -> torch.Tensor:  # [X, L, d_out] -> [X, H, L, dh]

@@ -94,7 +94,7 @@ class ItemEncoder(nn.Module):
             assert features.new_last is not None
             return features.new_last[:, :, tap]
         assert features.old_last is not None and features.new_last is not None
-        return torch.cat([features.old_last[:, :, tap], features.new_last[:, :, tap]], dim=-1)
+        return torch.cat([features.old_last[:, :, tap].float(), features.new_last[:, :, tap].float()], dim=-1)
 
     def forward(self, item_index: torch.Tensor, features: ItemFeatures | None) -> ItemEncoding:
         # item_index [B] catalogue indices; features: that batch's TokenStore rows (None in ID-only mode)

@@ -29,7 +29,9 @@ class CausalSelfAttentionBlock(nn.Module):
         super().__init__()
         self.heads = heads
         self.norm_attn = nn.LayerNorm(d)
-        self.qkv = nn.Linear(d, 3 * d)
+        self.query = nn.Linear(d, d)
+        self.key = nn.Linear(d, d, bias=False)  # a key bias shifts a query's logits uniformly: softmax ignores it
+        self.value = nn.Linear(d, d)
         self.proj = nn.Linear(d, d)
         self.norm_ffn = nn.LayerNorm(d)
         self.ffn = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * d, d))
@@ -38,7 +40,8 @@ class CausalSelfAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, length, d = x.shape
-        q, k, v = self.qkv(self.norm_attn(x)).reshape(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        h = self.norm_attn(x)
+        q, k, v = (proj(h).reshape(b, length, self.heads, d // self.heads).transpose(1, 2) for proj in (self.query, self.key, self.value))
         attn = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                               dropout_p=self.attn_dropout if self.training else 0.0)  # [B, H, L, dh]
         x = x + self.dropout(self.proj(attn.transpose(1, 2).reshape(b, length, d)))

@@ -19,9 +19,11 @@ what `checkpoint.pt` holds. Resuming after epoch k therefore gives bitwise the u
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -80,7 +82,9 @@ class DistContext:
             return t
         import torch.distributed.nn.functional as dist_fn
 
-        return torch.cat(dist_fn.all_gather(t.contiguous()), dim=0)
+        with warnings.catch_warnings():  # deprecated in favour of a private API; still the public autograd gather
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.cat(dist_fn.all_gather(t.contiguous()), dim=0)
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -261,6 +265,8 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     run_dir = Path(spec.run_dir)
     split_dir = Path(spec.split_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if dctx.rank == 0:  # what load_trained and the rank op read back
+        _write_json_atomic(run_dir / "spec.json", spec.to_json())
 
     catalogue = Catalogue.read(split_dir / "items.arrow")
     _, sequences = read_train_sequences(split_dir / "train.arrow", catalogue)
@@ -358,8 +364,9 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     load_model_state(best_path, model, load_checkpoint(best_path)["model"])
     z, gates = catalogue_embeddings(model, content, n_items, tcfg.item_batch_size, device)
     prompt_weights = model.item_encoder.prompt_weights()
-    write_table_atomic(run_dir / "gates.arrow", gates_table(catalogue.items, gates.cpu().numpy(), shapes["taps"],
-                                                           None if prompt_weights is None else prompt_weights.cpu().numpy()))
+    if gates.shape[1] > 0:  # ID-only models have no layers to gate
+        write_table_atomic(run_dir / "gates.arrow", gates_table(catalogue.items, gates.cpu().numpy(), shapes["taps"],
+                                                               None if prompt_weights is None else prompt_weights.cpu().numpy()))
     if spec.write_ranks:
         parts = [rank_split(model, z, valid, tcfg.topk, tcfg.eval_batch_users)]
         if (split_dir / "test.arrow").exists():
@@ -377,3 +384,9 @@ def _write_logs(run_dir: Path, state: RunState) -> None:
         write_table_atomic(run_dir / "train_log.arrow", log_table(state.log, {"step": pa.int64(), "epoch": pa.int32()}))
     if state.epoch_log:
         write_table_atomic(run_dir / "epochs.arrow", log_table(state.epoch_log, {"epoch": pa.int32(), "best": pa.bool_()}))
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -14,6 +14,7 @@ from . import builtin_ops
 from linkedout.extract import ops as extract_ops
 from .op import Op, TensorSpec
 from linkedout.store import serving_ops
+from linkedout.train import ops as train_ops
 
 _FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
 
@@ -31,6 +32,9 @@ OPS: dict[str, Op] = {
     # extraction (py/linkedout/extract)
     "build_tiny_model": Op(handler=extract_ops.build_tiny_model_op, args_schema="build_tiny_model", frames={}),
     "extract": Op(handler=extract_ops.extract_op, args_schema="extract", frames={}, progress=True),
+    # training and ranking (py/linkedout/train)
+    "train": Op(handler=train_ops.train_op, args_schema="train", frames={}, progress=True),
+    "rank": Op(handler=train_ops.rank_op, args_schema="rank", frames={}, progress=True),
     # store-and-retrieve (py/linkedout/store): EmbeddingStore and online ranking
     "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),
