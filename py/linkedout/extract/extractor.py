@@ -19,8 +19,10 @@ on the same hardware (padding, hence matmul shapes, is the same).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -273,15 +275,21 @@ def extract_shard(
         if progress:
             progress(finished, total, f"shard {shard}: {finished}/{total}" + (f", {len(failures)} failed in this batch" if failures else ""))
 
-    summary = writer.finalize(ids)
-    manifest = writer.store.rebuild_manifest()
+    final = writer.finished_summary() if extracted == 0 and not todo else None
+    if final is not None and set(final["items"]) | {f["item"] for f in final["failed"]} == set(ids):
+        failed_rows, rows = final["failed"], int(final["rows"])  # already final: keep the file as is
+        manifest = writer.store.rebuild_manifest()
+    else:
+        summary = writer.finalize(ids)  # also rebuilds the manifest
+        failed_rows, rows = [{"item": f.item, "reason": f.reason} for f in summary.failed], summary.rows
+        manifest = json.loads((Path(store_dir) / "manifest.json").read_text())
     return ShardReport(
         shard=shard,
         items=len(ids),
         extracted=extracted,
         skipped=skipped,
-        failed=[{"item": f.item, "reason": f.reason} for f in summary.failed],
-        rows=summary.rows,
+        failed=failed_rows,
+        rows=rows,
         seconds=time.monotonic() - t0,
         complete_store=bool(manifest["complete"]),
     )

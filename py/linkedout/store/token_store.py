@@ -427,6 +427,12 @@ class ShardWriter:
             count[it] = count.get(it, 0) + 1
         return {it for it, c in count.items() if c == n_prompts}, failed
 
+    def finished_summary(self) -> dict[str, Any] | None:
+        """The summary of this shard if it is finished and nothing was added since, else None."""
+        if not self.summary_path.exists() or not self.path.exists() or self._parts():
+            return None
+        return json.loads(self.summary_path.read_text())
+
     # -- writing ------------------------------------------------------------------------------
 
     def write_part(self, batch: FeatureBatch, failures: Sequence[Failure] = ()) -> Path:
