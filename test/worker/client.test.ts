@@ -1,11 +1,38 @@
 import { expect } from "chai";
-import { startWorker, tensor, WorkerPool, type WorkerClient } from "../../ts/worker/index.js";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import * as zmq from "zeromq";
+import { startWorker, tensor, WorkerError, type WorkerClient } from "../../ts/worker/index.js";
+import { FIXTURE_DIR, TENSOR_DIR } from "../../ts/worker/fixtures.js";
 
-describe("worker client (real Python worker over ZeroMQ)", function () {
-  this.timeout(120_000);
+interface RequestCase {
+  name: string;
+  header?: Record<string, unknown>;
+  header_text?: string;
+  send?: string[];
+  fill_bytes?: number;
+  type: string;
+  id: string | null;
+  mentions: string;
+  traceback?: boolean;
+}
+const requests = JSON.parse(readFileSync(path.join(FIXTURE_DIR, "requests.json"), "utf8")) as { max_message_bytes: number; cases: RequestCase[] };
+
+async function rejection(p: Promise<unknown>): Promise<WorkerError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(WorkerError);
+    return err as WorkerError;
+  }
+  throw new Error("expected the call to reject");
+}
+
+describe("WorkerClient (real Python worker over ZeroMQ)", function () {
+  this.timeout(60_000);
   let w: WorkerClient;
   before(async () => {
-    w = await startWorker({ device: "cpu", threads: 1 });
+    w = await startWorker({ device: "cpu", threads: 1, maxMessageBytes: requests.max_message_bytes });
   });
   after(async () => {
     await w?.close();
@@ -20,7 +47,13 @@ describe("worker client (real Python worker over ZeroMQ)", function () {
     expect(w.info.versions.pyarrow).to.match(/^\d+\.\d+/);
   });
 
-  it("round-trips a float32 tensor and JSON value through echo bit-exactly", async () => {
+  it("binds ipc:// in a private 0700 directory", () => {
+    expect(w.endpoint).to.match(/^ipc:\/\//);
+    const dir = path.dirname(w.endpoint.slice("ipc://".length));
+    expect(statSync(dir).mode & 0o777).to.equal(0o700);
+  });
+
+  it("round-trips a float32 tensor and a JSON value through echo bit-exactly", async () => {
     const data = new Float32Array(24).map((_, i) => i * 0.5 - 3.25);
     const r = await w.call("echo", { value: { a: [1, "x"] } }, { frames: [{ name: "x", tensor: tensor("float32", [2, 3, 4], data) }] });
     expect(r.result.value).to.deep.equal({ a: [1, "x"] });
@@ -29,6 +62,22 @@ describe("worker client (real Python worker over ZeroMQ)", function () {
     expect(x.dtype).to.equal("float32");
     expect(x.shape).to.deep.equal([2, 3, 4]);
     expect(Array.from(x.data as Float32Array)).to.deep.equal(Array.from(data));
+  });
+
+  it("round-trips bfloat16 bits, int64 and a 0-d tensor", async () => {
+    const bf = tensor("bfloat16", [2], Uint16Array.from([0x3f80, 0xc040])); // 1.0, -3.0
+    const i64 = tensor("int64", [2], BigInt64Array.from([-(2n ** 63n), 2n ** 53n + 1n]));
+    const s = tensor("float64", [], Float64Array.from([Math.PI]));
+    const r = await w.call("echo", {}, { frames: [{ name: "bf", tensor: bf }, { name: "i", tensor: i64 }, { name: "s", tensor: s }] });
+    expect(r.result.frames).to.deep.equal([
+      { name: "bf", dtype: "bfloat16", shape: [2] },
+      { name: "i", dtype: "int64", shape: [2] },
+      { name: "s", dtype: "float64", shape: [] },
+    ]);
+    expect(Array.from(r.tensor("bf").data as Uint16Array)).to.deep.equal([0x3f80, 0xc040]);
+    expect(Array.from(r.tensor("i").data as BigInt64Array)).to.deep.equal([-(2n ** 63n), 2n ** 53n + 1n]);
+    expect(r.tensor("s").shape).to.deep.equal([]);
+    expect((r.tensor("s").data as Float64Array)[0]).to.equal(Math.PI);
   });
 
   it("computes on the Python side: matmul returns a @ b", async () => {
@@ -47,15 +96,115 @@ describe("worker client (real Python worker over ZeroMQ)", function () {
     expect(seen.length).to.be.within(1, 3);
   });
 
-  it("runs two workers at once in a pool", async () => {
-    const pool = await WorkerPool.start({ count: 2, device: "cpu", threads: 1 });
+  it("surfaces a handler exception with type, message and traceback", async () => {
+    const err = await rejection(w.call("echo", { raise_error: "deliberate" }));
+    expect(err.type).to.equal("RuntimeError");
+    expect(err.op).to.equal("echo");
+    expect(err.message).to.match(/echo.*deliberate/);
+    expect(err.traceback).to.match(/Traceback[\s\S]*builtin_ops\.py/);
+  });
+
+  it("refuses an oversize request locally with a clear error, and keeps serving", async () => {
+    const big = tensor("uint8", [requests.max_message_bytes + 1], new Uint8Array(requests.max_message_bytes + 1));
+    const err = await rejection(w.call("echo", {}, { frames: [{ name: "x", tensor: big }] }));
+    expect(err.type).to.equal("MessageTooLarge");
+    expect(err.message).to.match(new RegExp(`echo.*over the limit of ${requests.max_message_bytes}`));
+    expect((await w.call("ping")).result.pong).to.equal(true);
+  });
+
+  describe("bad requests from schemas/fixtures/requests.json, sent raw", () => {
+    let raw: zmq.Dealer;
+    before(() => {
+      raw = new zmq.Dealer({ linger: 0 });
+      raw.connect(w.endpoint);
+    });
+    after(() => raw.close());
+
+    async function nextReply(): Promise<Record<string, unknown>> {
+      for (;;) {
+        const [head] = await raw.receive();
+        const msg = JSON.parse(head!.toString()) as Record<string, unknown>;
+        if (msg.kind !== "heartbeat" && msg.kind !== "progress") return msg;
+      }
+    }
+
+    for (const c of requests.cases) {
+      it(`${c.name}: error ${c.type} naming the problem, then the worker serves the next call`, async () => {
+        const head = c.header_text ?? JSON.stringify(c.header);
+        const frames = c.fill_bytes !== undefined ? [Buffer.alloc(c.fill_bytes)] : (c.send ?? []).map((f) => readFileSync(path.join(TENSOR_DIR, f)));
+        await raw.send([head, ...frames]);
+        const reply = await nextReply();
+        expect(reply.kind).to.equal("error");
+        expect(reply.id).to.equal(c.id);
+        const error = reply.error as { type: string; message: string; traceback?: string };
+        expect(error.type).to.equal(c.type);
+        expect(error.message).to.match(new RegExp(c.mentions));
+        if (c.traceback) expect(error.traceback).to.match(/Traceback/);
+        const after = await w.call("echo", { value: c.name });
+        expect(after.result.value).to.equal(c.name);
+      });
+    }
+  });
+});
+
+describe("WorkerClient failure detection", function () {
+  this.timeout(60_000);
+
+  it("rejects a pending call within 1 s of SIGKILL, naming the op and signal; a new worker then starts", async () => {
+    const w = await startWorker({ device: "cpu", threads: 1 });
+    const dir = path.dirname(w.endpoint.slice("ipc://".length));
+    const pending = w.call("echo", { delay_s: 30 });
+    const other = w.call("echo", { value: 2 }); // queued behind it
+    await new Promise((r) => setTimeout(r, 300));
+    const killedAt = Date.now();
+    process.kill(w.pid, "SIGKILL");
+    const [e1, e2] = await Promise.all([rejection(pending), rejection(other)]);
+    const elapsed = Date.now() - killedAt;
+    expect(elapsed).to.be.below(1000);
+    for (const e of [e1, e2]) {
+      expect(e.type).to.equal("WorkerDead");
+      expect(e.op).to.equal("echo");
+      expect(e.message).to.match(/op echo: worker pid \d+ on cpu was killed by SIGKILL/);
+    }
+    expect(w.alive).to.equal(false);
+    expect((await rejection(w.call("ping"))).message).to.match(/op ping: .*SIGKILL/);
+    expect(existsSync(dir)).to.equal(false); // private socket dir cleaned up
+    const w2 = await startWorker({ device: "cpu", threads: 1 });
     try {
-      const pids = new Set(pool.workers.map((x) => x.pid));
-      expect(pids.size).to.equal(2);
-      const rs = await Promise.all([1, 2, 3, 4].map((i) => pool.call("echo", { value: i, delay_s: 0.2 })));
-      expect(rs.map((r) => r.result.value)).to.deep.equal([1, 2, 3, 4]);
+      expect((await w2.call("echo", { value: "again" })).result.value).to.equal("again");
     } finally {
-      await pool.close();
+      await w2.close();
+    }
+  });
+
+  it("fails pending calls when heartbeats stop (worker frozen with SIGSTOP)", async () => {
+    const w = await startWorker({ device: "cpu", threads: 1, heartbeatS: 0.2, heartbeatTimeoutS: 1 });
+    const pending = w.call("echo", { delay_s: 30 });
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(w.pid, "SIGSTOP");
+    const e = await rejection(pending);
+    expect(e.type).to.equal("WorkerDead");
+    expect(e.message).to.match(/op echo: worker pid \d+ on cpu sent no heartbeat for 1\.0 s/);
+    await w.exited; // the client SIGKILLs a silent worker
+    expect(w.alive).to.equal(false);
+  });
+
+  it("close() shuts the worker down cleanly (exit code 0)", async () => {
+    const w = await startWorker({ device: "cpu", threads: 1 });
+    await w.close();
+    expect(await w.exited).to.deep.equal({ code: 0, signal: null });
+  });
+
+  it("reports a missing Python environment with the fix", async () => {
+    const saved = process.env.LINKEDOUT_PYTHON;
+    process.env.LINKEDOUT_PYTHON = "/nonexistent/python";
+    try {
+      const e = await rejection(startWorker());
+      expect(e.type).to.equal("PythonMissing");
+      expect(e.message).to.match(/LINKEDOUT_PYTHON=\/nonexistent\/python does not exist/);
+    } finally {
+      if (saved === undefined) delete process.env.LINKEDOUT_PYTHON;
+      else process.env.LINKEDOUT_PYTHON = saved;
     }
   });
 });
