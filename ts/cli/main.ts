@@ -17,9 +17,9 @@ export function buildCli(argv: string[]) {
     .alias("h", "help")
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       if (err) throw err;
-      console.error(y.help ? msg : msg);
+      console.error(msg);
       console.error("Run `lo-exp --help` for usage.");
       process.exit(2);
     });
