@@ -2,9 +2,10 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError, type CliCommand } from "./command.js";
 import { configCommand } from "./commands/config.js";
+import { runCommand } from "./commands/run.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [configCommand];
+const commands: CliCommand<any>[] = [configCommand, runCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)

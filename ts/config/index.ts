@@ -1,9 +1,10 @@
 // Experiment configs: schema defaults → YAML (with `extends:` chains) → `--set a.b=v`, validated by
 // ajv against schemas/experiment.schema.json. Every error is one line `file:line:col key.path: problem`.
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
-import type { ErrorObject } from "ajv";
+import Ajv2020 from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node } from "yaml";
 import { CliError } from "../cli/command.js";
 import { didYouMean, loadSchemaBundle, lookupPath, type PathKind, type SchemaBundle, type SchemaNode } from "./schema.js";
@@ -407,6 +408,38 @@ export function loadConfigSync(path: string, options: LoadConfigOptions = {}): L
   if (problems.length) throw new ConfigError(problems);
   const ordered = orderBySchema(candidate, [], bundle) as Data;
   return { config: ordered as unknown as ExperimentConfig, sources, file, chain, sets };
+}
+
+const standaloneValidators = new Map<string, ValidateFunction>();
+
+/**
+ * Read a standalone YAML file (no `extends`, no `--set`) validated against one JSON Schema file,
+ * with the same one-line `file:line:col key.path: problem` errors. Used for experiment tables.
+ */
+export function loadYamlWithSchema<T>(path: string, schemaFile: string, cwd = process.cwd()): { data: T; sources: SourceMap; file: string } {
+  const file = resolve(cwd, path);
+  let parsed: { data: Data; sources: SourceMap };
+  try {
+    parsed = parseYamlFile(file, displayFile(file, cwd));
+  } catch (err) {
+    if (err instanceof LocatedProblem) throw new ConfigError([err.message]);
+    throw err;
+  }
+  const sources: SourceMap = new Map();
+  for (const [k, v] of parsed.sources) {
+    sources.set(k, v.kind === "file" ? { ...v, key: { ...v.key, file }, value: { ...v.value, file } } : v);
+  }
+  let validate = standaloneValidators.get(schemaFile);
+  if (!validate) {
+    const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
+    validate = ajv.compile(JSON.parse(readFileSync(schemaFile, "utf8")) as object);
+    standaloneValidators.set(schemaFile, validate);
+  }
+  const data = structuredClone(parsed.data);
+  if (!validate(data)) {
+    throw new ConfigError(describeAjvErrors(validate.errors ?? [], new Locator(sources, file, cwd), data));
+  }
+  return { data: data as T, sources, file };
 }
 
 /** Human form of a value's source: `configs/x.yaml:3:5`, `--set a.b=1`, or `default`. */

@@ -30,6 +30,10 @@ export interface ExperimentConfig {
   /** always "" once resolved: the chain has been merged in */
   extends: string;
   name: string;
+  /** absolute; stage outputs live in <cache_dir>/<stage>/<key>/ */
+  cache_dir: string;
+  /** absolute; a run writes <results_dir>/<name>/ */
+  results_dir: string;
   dataset: DatasetConfig;
   model: ModelConfig;
   extract: ExtractConfig;

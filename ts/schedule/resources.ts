@@ -1,0 +1,62 @@
+// Per-run shared resources: the Python worker pool, started on first use from the `workers` section.
+import { WorkerPool } from "../worker/index.js";
+import type { WorkersConfig } from "../config/index.js";
+import { canonicalJson } from "./fsutil.js";
+import type { Reporter } from "./progress.js";
+
+export class RunResources {
+  private poolPromise: Promise<WorkerPool> | undefined;
+  private poolKey = "";
+
+  constructor(
+    private workers: WorkersConfig,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /** Use these worker settings from now on (a table's rows may differ); a running pool is restarted if they do. */
+  async configure(workers: WorkersConfig): Promise<void> {
+    if (canonicalJson(workers) !== canonicalJson(this.workers)) {
+      await this.close();
+      this.workers = workers;
+    }
+  }
+
+  /** The worker pool: `workers.devices` (one worker per GPU) or `workers.count` CPU workers. */
+  pool(): Promise<WorkerPool> {
+    const key = canonicalJson(this.workers);
+    if (!this.poolPromise || this.poolKey !== key) {
+      const w = this.workers;
+      const where = w.devices.length ? w.devices.join(", ") : `${w.count} CPU worker(s)`;
+      this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each`);
+      this.poolKey = key;
+      this.poolPromise = w.devices.length
+        ? WorkerPool.start({ devices: w.devices, threads: w.threads })
+        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads });
+      // a failed start must not be cached
+      this.poolPromise.catch(() => {
+        this.poolPromise = undefined;
+      });
+    }
+    return this.poolPromise;
+  }
+
+  /** Worker count the pool will have (for sharding before it starts). */
+  get size(): number {
+    return this.workers.devices.length || this.workers.count;
+  }
+
+  get workerSettings(): WorkersConfig {
+    return this.workers;
+  }
+
+  async close(): Promise<void> {
+    const p = this.poolPromise;
+    this.poolPromise = undefined;
+    if (!p) return;
+    try {
+      await (await p).close();
+    } catch {
+      // a pool that failed to start has nothing to close
+    }
+  }
+}

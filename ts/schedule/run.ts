@@ -1,0 +1,156 @@
+// `lo-exp run CONFIG|EXPERIMENT`: run one config's stage graph, or every row of an experiment
+// table with one shared cache and worker pool, then publish results/<name>/.
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
+import { formatMetrics, type MetricsResult } from "../metrics/index.js";
+import { writeFileAtomic } from "./fsutil.js";
+import { runGraph, type StageOutput } from "./graph.js";
+import { pipelineStages } from "./pipeline.js";
+import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
+import { RunResources } from "./resources.js";
+import { metricValues, publishOutputs } from "./results.js";
+import { isTableDocument, loadTableSpec, renderTable, type MetricValue, type TableRowResult } from "./table.js";
+
+export interface RunOptions {
+  /** --set overrides for every config */
+  sets?: readonly string[];
+  /** --force STAGE (and everything downstream); "all" for everything */
+  force?: readonly string[];
+  /** --json: NDJSON events on stdout instead of human lines */
+  json?: boolean;
+  mode?: LogMode;
+  cwd?: string;
+  signal?: AbortSignal;
+  reporter?: Reporter;
+  /** where the final tables are printed (default stdout; nothing in json mode) */
+  print?: (text: string) => void;
+  /** the command line, recorded in results/<name>/command.txt */
+  commandLine?: readonly string[];
+}
+
+export interface ConfigRunResult {
+  name: string;
+  config: ExperimentConfig;
+  loaded: LoadedConfig;
+  resultsDir: string;
+  outputs: Map<string, StageOutput>;
+  metrics: MetricsResult;
+  values: MetricValue[];
+}
+
+export interface TableRunResult {
+  name: string;
+  resultsDir: string;
+  rows: ConfigRunResult[];
+  tableMarkdown: string;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function makeReporter(opts: RunOptions): Reporter {
+  return opts.reporter ?? new Reporter({ mode: opts.mode ?? defaultLogMode(opts.json ?? false) });
+}
+
+function printer(opts: RunOptions, reporter: Reporter): (text: string) => void {
+  if (opts.print) return opts.print;
+  return reporter.mode === "json" ? () => {} : (t) => process.stdout.write(t);
+}
+
+/** Run one config. With `shared`, the caller owns the reporter and worker pool (experiment tables). */
+export async function runConfig(
+  path: string,
+  opts: RunOptions = {},
+  shared?: { reporter: Reporter; resources: RunResources },
+): Promise<ConfigRunResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadConfig(path, { sets: opts.sets ?? [], cwd });
+  const { config } = loaded;
+  const reporter = shared?.reporter ?? makeReporter(opts);
+  const resources = shared?.resources ?? new RunResources(config.workers, reporter);
+  if (shared) await resources.configure(config.workers);
+  const stages = pipelineStages();
+  const signal = opts.signal ?? new AbortController().signal;
+  // On interrupt, stop the workers at once so in-flight calls fail and the graph unwinds.
+  const onAbort = () => void resources.close();
+  signal.addEventListener("abort", onAbort);
+  const t0 = Date.now();
+  try {
+    reporter.emit({ event: "run_start", run: config.name, config: path, stages: stages.map((s) => s.name) });
+    const outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+    const resultsDir = join(config.results_dir, config.name);
+    publishOutputs(outputs, resultsDir);
+    writeFileAtomic(join(resultsDir, "resolved.yaml"), `# resolved config of run ${config.name}; each value's source in its comment\n${configToYaml(loaded, { sources: true, cwd })}`);
+    const argv = opts.commandLine ?? ["lo-exp", "run", path, ...(opts.sets ?? []).flatMap((s) => ["--set", s])];
+    writeFileAtomic(join(resultsDir, "command.txt"), `${argv.map(shellQuote).join(" ")}\n# cwd: ${cwd}\n`);
+    writeFileAtomic(
+      join(resultsDir, "stages.json"),
+      `${JSON.stringify(Object.fromEntries([...outputs].map(([k, o]) => [k, { key: o.key, dir: o.dir, cached: o.cached }])), null, 2)}\n`,
+    );
+    const metricsOut = outputs.get("metrics");
+    if (!metricsOut) throw new Error("the pipeline produced no metrics");
+    const metrics = JSON.parse(readFileSync(join(metricsOut.dir, "metrics.json"), "utf8")) as MetricsResult;
+    const values = metricValues(metrics);
+    const table = `# ${config.name}\n\nconfig: \`${loaded.file}\`\n\n${formatMetrics(metrics)}\n`;
+    writeFileAtomic(join(resultsDir, "table.md"), table);
+    reporter.emit({ event: "run_done", run: config.name, seconds: (Date.now() - t0) / 1000, results: resultsDir });
+    if (!shared) printer(opts, reporter)(`\n${formatMetrics(metrics)}\n`);
+    return { name: config.name, config, loaded, resultsDir, outputs, metrics, values };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    if (!shared) await resources.close();
+  }
+}
+
+/** Run every row of an experiment table (one cache, one worker pool) and write its table.md. */
+export async function runTable(path: string, opts: RunOptions = {}): Promise<TableRunResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const spec = loadTableSpec(path, cwd);
+  const reporter = makeReporter(opts);
+  const rows: ConfigRunResult[] = [];
+  let resources: RunResources | undefined;
+  try {
+    for (const row of spec.rows) {
+      const sets = [...spec.sets, ...(opts.sets ?? [])];
+      if (!resources) {
+        // workers come from the first row's config; rows with other settings restart the pool
+        const first = await loadConfig(row.config, { sets, cwd });
+        resources = new RunResources(first.config.workers, reporter);
+      }
+      reporter.log(`── ${spec.name}: ${row.label} (${row.config})`);
+      rows.push(await runConfig(row.config, { ...opts, sets, cwd }, { reporter, resources }));
+    }
+  } finally {
+    await resources?.close();
+  }
+  const resultsDir = join(rows[0]!.config.results_dir, spec.name);
+  const results: TableRowResult[] = rows.map((r, i) => ({ spec: spec.rows[i]!, run: r.name, metrics: r.values }));
+  const notes = [
+    `data: ${describeData(rows[0]!.config)}; each row's full results are in \`${rows[0]!.config.results_dir}/<run>/\`.`,
+  ];
+  const tableMarkdown = renderTable(spec, results, notes);
+  writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
+  printer(opts, reporter)(`\n${tableMarkdown}\n`);
+  return { name: spec.name, resultsDir, rows, tableMarkdown };
+}
+
+function describeData(config: ExperimentConfig): string {
+  const d = config.dataset as Record<string, unknown>;
+  return d.source === "microlens" ? `MicroLens at ${String(d.dir)}` : "the built-in synthetic dataset";
+}
+
+/** `lo-exp run PATH`: an experiment table (has `rows:`) or a single config. */
+export async function runPath(path: string, opts: RunOptions = {}): Promise<ConfigRunResult | TableRunResult> {
+  const abs = resolve(opts.cwd ?? process.cwd(), path);
+  let doc: unknown;
+  try {
+    doc = existsSync(abs) ? parseYaml(readFileSync(abs, "utf8")) : undefined;
+  } catch {
+    doc = undefined; // let the config loader report the YAML error with its location
+  }
+  if (doc && typeof doc === "object" && isTableDocument(doc as Record<string, unknown>)) return runTable(path, opts);
+  return runConfig(path, opts);
+}
