@@ -3,9 +3,10 @@ import { hideBin } from "yargs/helpers";
 import { CliError, type CliCommand } from "./command.js";
 import { configCommand } from "./commands/config.js";
 import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [configCommand, runCommand];
+const commands: CliCommand<any>[] = [configCommand, runCommand, serveCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)

@@ -1,0 +1,53 @@
+// A tiny trained run with its EmbeddingStore, made by the real Python code (the model helper's synthetic
+// split + TokenStore writers, its training loop, and our `embed` op), built once per mocha process.
+// ~5 s on one core.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { findPython, REPO_ROOT } from "../../ts/worker/index.js";
+
+const SCRIPT = String.raw`
+import sys, torch
+from pathlib import Path
+torch.set_num_threads(1)
+from linkedout.train.synthetic import write_synthetic_split, write_synthetic_store
+from linkedout.train.spec import TrainSpec
+from linkedout.train.loop import train
+from linkedout.store.serving_ops import embed
+from linkedout.worker.op import OpContext
+root = Path(sys.argv[1])
+write_synthetic_split(root / "split", 80, 40, seed=0)
+write_synthetic_store(root / "tokens", 40)
+train(TrainSpec.from_json({
+    "run_dir": str(root / "run"), "split_dir": str(root / "split"), "store": str(root / "tokens"),
+    "recommender": {"d_c": 32, "d_z": 16, "compressor": {"heads": 2}, "moe": {"expert_hidden": 32, "gate_hidden": 16}},
+    "train": {"epochs": 3, "batch_size": 32, "lr": {"item_encoder": 1e-3, "ranker": 1e-3}}, "device": "cpu"}))
+embed({"run_dir": str(root / "run"), "split_dir": str(root / "split"), "token_store": str(root / "tokens")}, {},
+      OpContext(torch.device("cpu"), {}))
+`;
+
+export interface TrainedRun {
+  root: string;
+  runDir: string;
+  splitDir: string;
+  tokenStore: string;
+}
+
+let pending: Promise<TrainedRun> | null = null;
+
+/** Build (once per mocha process, removed at exit) the tiny trained run. */
+export function trainedRun(): Promise<TrainedRun> {
+  pending ??= build();
+  return pending;
+}
+
+async function build(): Promise<TrainedRun> {
+  const root = mkdtempSync(path.join(tmpdir(), "lo-serve-test-"));
+  process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+  await execa(findPython(), ["-c", SCRIPT, root], {
+    cwd: REPO_ROOT,
+    env: { PYTHONPATH: path.join(REPO_ROOT, "py"), OMP_NUM_THREADS: "1" },
+  });
+  return { root, runDir: path.join(root, "run"), splitDir: path.join(root, "split"), tokenStore: path.join(root, "tokens") };
+}

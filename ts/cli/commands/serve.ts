@@ -1,0 +1,38 @@
+import type { Argv } from "yargs";
+import type { CliCommand } from "../command.js";
+import { startRankingService } from "../../serve/index.js";
+
+interface ServeArgs {
+  runDir: string;
+  port?: number;
+  maxK?: number;
+  threads?: number;
+}
+
+/** `lo-exp serve RUN_DIR [--port P]`: the online ranking service (docs/serving.md) until Ctrl-C. */
+export const serveCommand: CliCommand<ServeArgs> = {
+  command: "serve <run-dir>",
+  describe: "Serve top-K recommendations of a trained run over HTTP on 127.0.0.1 (POST /recommend, GET /health)",
+  builder: (y: Argv) =>
+    y
+      .positional("run-dir", { type: "string", describe: "run directory with best.pt and embeddings/ (the embed stage's output)", demandOption: true })
+      .option("port", { type: "number", describe: "TCP port on 127.0.0.1 (default serve.port of the run's config, 8321; 0 = any free port)" })
+      .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
+      .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" }) as unknown as Argv<ServeArgs>,
+  handler: async (args) => {
+    const overrides = {
+      ...(args.port !== undefined ? { port: args.port } : {}),
+      ...(args.maxK !== undefined ? { max_k: args.maxK } : {}),
+      ...(args.threads !== undefined ? { threads: args.threads } : {}),
+    };
+    const svc = await startRankingService({ runDir: args.runDir, overrides });
+    const info = svc.backend.info;
+    console.log(`lo-exp serve: ${info.n_items} items (model ${info.model_version}, d_z ${info.d_z}) at ${svc.url}  — POST /recommend, GET /health; Ctrl-C stops`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    await svc.close();
+    console.log("lo-exp serve: stopped");
+  },
+};
