@@ -2,11 +2,13 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError, type CliCommand } from "./command.js";
 import { configCommand } from "./commands/config.js";
+import { dataCommand } from "./commands/data.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [configCommand, runCommand, serveCommand];
+const commands: CliCommand<any>[] = [configCommand, dataCommand, doctorCommand, runCommand, serveCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)
