@@ -1,0 +1,390 @@
+// Extraction orchestration (issue #4, paper §3.2/§3.4): shard the catalogue, run the Python `extract`
+// op on a set of workers, show progress, resume, and retry a shard whose worker died on another one.
+//
+// The work itself (video LLM + hooks + reductions + TokenStore writing) is Python's; this file only
+// decides what runs where. Every shard is written by one worker at a time, and the Python writer makes
+// each finished batch durable, so a rerun (or a retry after a worker died) skips what is on disk.
+// The final check reads manifest.json back: every catalogue item is present exactly once, either
+// extracted or failed with its reason.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { shardIds } from "../data/shard.js";
+import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
+import type { ProgressInfo } from "../worker/protocol.js";
+import { contentHash } from "./fsutil.js";
+
+/** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
+export interface ExtractItem {
+  item: string;
+  /** absolute video path, or "" (the item then fails as `missing`) */
+  video: string;
+  title?: string;
+  [sideChannel: string]: string | number | null | undefined;
+}
+
+/** schemas/config/model.schema.json */
+export interface BackboneConfig {
+  /** local dir or hub id; "" = the tiny model of `tiny`, built on first use */
+  path: string;
+  dtype: "auto" | "float32" | "float16" | "bfloat16";
+  tiny: { hidden: number; layers: number; image_size: number; seed: number };
+}
+
+/** schemas/config/extract.schema.json */
+export interface ExtractSettings {
+  frames: number;
+  prompts: string[];
+  side_channels: string[];
+  side_channel_max_chars: number;
+  tap_every: number;
+  taps: number[];
+  merged_tokens: number;
+  max_new_tokens: number;
+  batch_size: number;
+  store_dtype: "float16" | "bfloat16";
+  shard_size: number;
+  retry_failed: boolean;
+  max_attempts: number;
+}
+
+export const DEFAULT_BACKBONE: BackboneConfig = { path: "", dtype: "auto", tiny: { hidden: 64, layers: 8, image_size: 32, seed: 0 } };
+
+export const DEFAULT_EXTRACT: ExtractSettings = {
+  frames: 8,
+  prompts: [
+    "Describe this video in detail: the scene, the objects, the people and what happens.",
+    "What is the main topic of this video, and who would enjoy watching it?",
+  ],
+  side_channels: ["title"],
+  side_channel_max_chars: 400,
+  tap_every: 4,
+  taps: [],
+  merged_tokens: 32,
+  max_new_tokens: 8,
+  batch_size: 8,
+  store_dtype: "bfloat16",
+  shard_size: 64,
+  retry_failed: false,
+  max_attempts: 3,
+};
+
+/** The settings the Python op takes (orchestration-only keys removed). */
+function workerExtractArgs(s: ExtractSettings): Record<string, unknown> {
+  const { shard_size: _a, retry_failed: _b, max_attempts: _c, ...rest } = s;
+  return rest;
+}
+
+/** What the store's content depends on (the content hash names the store directory). */
+export function extractionKeyParts(dataset: string, model: BackboneConfig, s: ExtractSettings): Record<string, unknown> {
+  return {
+    format: "linkedout.tokenstore/1",
+    dataset,
+    model: model.path === "" ? { tiny: model.tiny } : { path: model.path },
+    dtype: model.dtype,
+    prompts: s.prompts,
+    side_channels: s.side_channels,
+    side_channel_max_chars: s.side_channel_max_chars,
+    frames: s.frames,
+    taps: s.taps.length > 0 ? { taps: s.taps } : { tap_every: s.tap_every },
+    merged_tokens: s.merged_tokens,
+    max_new_tokens: s.max_new_tokens,
+    store_dtype: s.store_dtype,
+  };
+}
+
+export function extractionKey(dataset: string, model: BackboneConfig, s: ExtractSettings): string {
+  return contentHash(extractionKeyParts(dataset, model, s));
+}
+
+/** A progress snapshot over the whole extraction. */
+export interface ExtractionProgress {
+  /** items finished (extracted, failed or skipped) over all shards */
+  done: number;
+  total: number;
+  /** items per second over the items processed in this run (skipped ones excluded) */
+  rate: number | null;
+  eta_s: number | null;
+  shard: number;
+  /** items done in that shard and its size */
+  shardDone: number;
+  shardTotal: number;
+  /** pid of the worker that sent this update */
+  pid: number;
+  message: string;
+}
+
+export interface ShardResult {
+  shard: number;
+  items: number;
+  extracted: number;
+  skipped: number;
+  failed: { item: string; reason: string }[];
+  rows: number;
+  seconds: number;
+  complete_store: boolean;
+}
+
+export interface ExtractionReport {
+  key: string;
+  storeDir: string;
+  items: number;
+  extracted: number;
+  skipped: number;
+  failed: { item: string; reason: string }[];
+  shards: number;
+  /** shards skipped without a worker call (finished in an earlier run) */
+  shardsCached: number;
+  /** shards re-run after their worker died */
+  retries: { shard: number; pid: number; reason: string }[];
+  seconds: number;
+  itemsPerSecond: number | null;
+}
+
+export class ExtractionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExtractionError";
+  }
+}
+
+export interface RunExtractionOptions {
+  /** the TokenStore directory (e.g. the stage graph's <cache>/extract/<key>.partial/) */
+  storeDir: string;
+  items: readonly ExtractItem[];
+  /** dataset identity recorded in the manifest and hashed into the key */
+  dataset: string;
+  /** the resolved model path: a directory or hub id (see ensureBackbonePath for the tiny model) */
+  modelPath: string;
+  /** workers to run shards on (a WorkerPool or a list of clients); dead ones are dropped */
+  workers: WorkerPool | readonly WorkerClient[];
+  /** starts a replacement when a worker dies (optional: without it the others take over) */
+  replaceWorker?: () => Promise<WorkerClient>;
+  /** store key; default extractionKey(dataset, model, extract) */
+  key?: string;
+  onProgress?: (p: ExtractionProgress) => void;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** per-call timeout for one shard (ms); default none */
+  shardTimeoutMs?: number;
+}
+
+/** The resolved config slices extraction reads. */
+export interface ExtractionConfig {
+  model: BackboneConfig;
+  extract: ExtractSettings;
+}
+
+interface ShardSummaryFile {
+  shard: number;
+  items: string[];
+  failed: { item: string; reason: string }[];
+  num_shards: number;
+}
+
+function readJson<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** A shard whose summary covers exactly `ids` and has no unfinished part files is done. */
+function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean): boolean {
+  const s = readJson<ShardSummaryFile>(join(storeDir, `shard-${shard}.json`));
+  if (!s || !existsSync(join(storeDir, `shard-${shard}.arrow`))) return false;
+  if (retryFailed && s.failed.length > 0) return false;
+  const covered = new Set([...s.items, ...s.failed.map((f) => f.item)]);
+  if (covered.size !== ids.length || ids.some((id) => !covered.has(id))) return false;
+  const prefix = `shard-${shard}.part-`;
+  return !readdirSync(storeDir).some((f) => f.startsWith(prefix));
+}
+
+function isWorkerDeath(err: unknown, w: WorkerClient): boolean {
+  return (err instanceof WorkerError && (err.type === "WorkerDead" || err.type === "Timeout")) || !w.alive;
+}
+
+/**
+ * Run the `extract` op over every shard of the catalogue. Resolves with a report once every shard
+ * is finished; rejects (ExtractionError) when a shard fails for a reason other than its worker dying,
+ * or exhausts `extract.max_attempts`, or no worker is left.
+ */
+export async function runExtraction(config: ExtractionConfig, opts: RunExtractionOptions): Promise<ExtractionReport> {
+  const t0 = Date.now();
+  const s = config.extract;
+  const key = opts.key ?? extractionKey(opts.dataset, config.model, s);
+  const byId = new Map<string, ExtractItem>();
+  for (const it of opts.items) {
+    if (byId.has(it.item)) throw new ExtractionError(`catalogue: item '${it.item}' appears twice`);
+    byId.set(it.item, it);
+  }
+  const numShards = Math.max(1, Math.ceil(opts.items.length / s.shard_size));
+  const shards = shardIds(byId.keys(), numShards);
+  const log = opts.log ?? (() => undefined);
+
+  // progress bookkeeping: per shard, items done, and how many were already done when it started
+  const doneOf = new Map<number, number>();
+  const baseOf = new Map<number, number>();
+  let cachedItems = 0;
+  const queue: { shard: number; attempts: number }[] = [];
+  for (const m of shards) {
+    if (m.count === 0 || shardFinished(opts.storeDir, m.shard, m.ids, s.retry_failed)) {
+      doneOf.set(m.shard, m.count);
+      cachedItems += m.count;
+    } else {
+      queue.push({ shard: m.shard, attempts: 0 });
+    }
+  }
+  const shardsCached = shards.length - queue.length;
+  const total = opts.items.length;
+  const results = new Map<number, ShardResult>();
+  const retries: ExtractionReport["retries"] = [];
+  let fatal: Error | null = null;
+
+  const report = (shard: number, pid: number, message: string, shardDone: number, shardTotal: number): void => {
+    if (!opts.onProgress) return;
+    let done = 0;
+    for (const v of doneOf.values()) done += v;
+    let fresh = 0;
+    for (const [sh, v] of doneOf) fresh += v - (baseOf.get(sh) ?? v);
+    const elapsed = (Date.now() - t0) / 1000;
+    const rate = fresh > 0 && elapsed > 0 ? fresh / elapsed : null;
+    const eta = rate ? (total - done) / rate : null;
+    opts.onProgress({ done, total, rate, eta_s: eta, shard, shardDone, shardTotal, pid, message });
+  };
+
+  const runShard = async (w: WorkerClient, job: { shard: number; attempts: number }): Promise<void> => {
+    const m = shards[job.shard]!;
+    const items = m.ids.map((id) => {
+      const it = byId.get(id)!;
+      const out: Record<string, string | number | null> = {};
+      for (const [k, v] of Object.entries(it)) if (v !== undefined) out[k] = v;
+      return out;
+    });
+    const args = {
+      store: opts.storeDir,
+      key,
+      dataset: opts.dataset,
+      shard: m.shard,
+      num_shards: numShards,
+      retry_failed: s.retry_failed,
+      items,
+      model: { path: opts.modelPath, dtype: config.model.dtype },
+      extract: workerExtractArgs(s),
+    };
+    baseOf.delete(m.shard);
+    const r = await w.call<ShardResult>("extract", args, {
+      timeoutMs: opts.shardTimeoutMs,
+      onProgress: (p: ProgressInfo) => {
+        if (!baseOf.has(m.shard)) baseOf.set(m.shard, p.done);
+        doneOf.set(m.shard, p.done);
+        report(m.shard, w.pid, p.message ?? "", p.done, m.count);
+      },
+    });
+    if (!baseOf.has(m.shard)) baseOf.set(m.shard, r.result.skipped);
+    doneOf.set(m.shard, m.count);
+    results.set(m.shard, r.result);
+  };
+
+  // one loop per worker: take the next shard; on worker death requeue the shard and stop the loop
+  const workerLoop = async (first: WorkerClient): Promise<void> => {
+    let w: WorkerClient | null = first;
+    while (w && !fatal && !opts.signal?.aborted) {
+      const job = queue.shift();
+      if (!job) return;
+      try {
+        await runShard(w, job);
+      } catch (err) {
+        if (isWorkerDeath(err, w)) {
+          const reason = err instanceof Error ? err.message : String(err);
+          retries.push({ shard: job.shard, pid: w.pid, reason });
+          job.attempts += 1;
+          log(`shard ${job.shard}: worker pid ${w.pid} died (${reason.split("\n")[0]}); attempt ${job.attempts + 1}/${s.max_attempts} on another worker`);
+          if (job.attempts >= s.max_attempts) {
+            fatal = new ExtractionError(`shard ${job.shard}: failed ${job.attempts} times, its worker died each time (last: ${reason.split("\n")[0]})`);
+            return;
+          }
+          queue.unshift(job);
+          if (w.alive) await w.kill(); // a timed-out worker may still be writing: stop it first
+          w = opts.replaceWorker ? await opts.replaceWorker() : null;
+          if (w) initial.push(w);
+        } else {
+          fatal = new ExtractionError(`shard ${job.shard}: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+      }
+    }
+  };
+
+  const initial = ("workers" in opts.workers ? opts.workers.workers : opts.workers).filter((w) => w.alive);
+  if (initial.length === 0 && queue.length > 0) throw new ExtractionError("no live worker to extract with");
+  // All loops share the queue. A shard requeued after its worker died may find the other loops
+  // already finished, so loop again over the live workers until the queue is empty.
+  while (queue.length > 0 && !fatal && !opts.signal?.aborted) {
+    const alive = initial.filter((w) => w.alive);
+    if (alive.length === 0 && !opts.replaceWorker) {
+      fatal = new ExtractionError(`every worker died; ${queue.length} shard(s) left (shards ${queue.map((j) => j.shard).join(", ")})`);
+      break;
+    }
+    if (alive.length === 0 && opts.replaceWorker) {
+      const fresh = await opts.replaceWorker();
+      initial.push(fresh);
+      alive.push(fresh);
+    }
+    await Promise.all(alive.map((w) => workerLoop(w)));
+  }
+  if (fatal) throw fatal;
+  if (opts.signal?.aborted) throw new ExtractionError("extraction aborted; rerun to resume");
+
+  // final check: the manifest lists every shard, and every catalogue item exactly once
+  const manifest = readJson<{ complete: boolean; num_shards: number; failed: { item: string; reason: string }[] }>(join(opts.storeDir, "manifest.json"));
+  if (!manifest) throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: missing after extraction`);
+  if (!manifest.complete || manifest.num_shards !== numShards) {
+    throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: incomplete (${manifest.num_shards} shards recorded, ${numShards} expected)`);
+  }
+  const seen = new Map<string, number>();
+  for (const m of shards) {
+    const sum = readJson<ShardSummaryFile>(join(opts.storeDir, `shard-${m.shard}.json`));
+    if (!sum) throw new ExtractionError(`shard ${m.shard}: summary shard-${m.shard}.json missing`);
+    for (const id of [...sum.items, ...sum.failed.map((f) => f.item)]) seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  for (const id of byId.keys()) {
+    const n = seen.get(id) ?? 0;
+    if (n !== 1) throw new ExtractionError(`item '${id}' appears ${n} times in the store (expected exactly once)`);
+  }
+  if (seen.size !== byId.size) throw new ExtractionError(`the store holds ${seen.size - byId.size} item(s) not in the catalogue`);
+
+  let extracted = 0;
+  let skipped = cachedItems;
+  for (const r of results.values()) {
+    extracted += r.extracted;
+    skipped += r.skipped;
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  return {
+    key,
+    storeDir: opts.storeDir,
+    items: total,
+    extracted,
+    skipped,
+    failed: manifest.failed,
+    shards: numShards,
+    shardsCached,
+    retries,
+    seconds,
+    itemsPerSecond: extracted > 0 ? extracted / seconds : null,
+  };
+}
+
+/**
+ * The model path to load: `model.path` as is, or (when empty) the tiny random model, built once with
+ * the `build_tiny_model` op under `<modelsDir>/tiny-<hash>/`.
+ */
+export async function ensureBackbonePath(model: BackboneConfig, modelsDir: string, worker: WorkerClient | WorkerPool): Promise<string> {
+  if (model.path !== "") return model.path;
+  const dir = join(modelsDir, `tiny-${contentHash(model.tiny)}`);
+  if (!existsSync(join(dir, "linkedout_tiny.json"))) {
+    await worker.call("build_tiny_model", { out: dir, ...model.tiny });
+  }
+  return dir;
+}
