@@ -33,6 +33,7 @@ export interface SynthOptions {
   /** output directory (created) */
   out: string;
   preset?: SynthPreset;
+  /** users/items/topics: unset or 0 = the preset's */
   users?: number;
   items?: number;
   topics?: number;
@@ -161,9 +162,10 @@ export function resolveSynthOptions(opts: Omit<SynthOptions, "out">): ResolvedSy
   const preset = SYNTH_PRESETS[opts.preset ?? "default"];
   if (!preset) throw new DataError(`unknown synthetic preset '${opts.preset}' (expected ${Object.keys(SYNTH_PRESETS).join(", ")})`);
   const r: ResolvedSynthOptions = {
-    users: opts.users ?? preset.users,
-    items: opts.items ?? preset.items,
-    topics: opts.topics ?? preset.topics,
+    // 0 (the config schema's default) means "the preset's"
+    users: opts.users || preset.users,
+    items: opts.items || preset.items,
+    topics: opts.topics || preset.topics,
     seed: opts.seed ?? 0,
     coldShare: opts.coldShare ?? 0.12,
     width: opts.width ?? 64,
