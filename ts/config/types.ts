@@ -34,6 +34,8 @@ export interface ExperimentConfig {
   cache_dir: string;
   /** absolute; a run writes <results_dir>/<name>/ */
   results_dir: string;
+  /** `popularity`: the Pop baseline, no training */
+  ranking: "model" | "popularity";
   dataset: DatasetConfig;
   model: ModelConfig;
   extract: ExtractConfig;

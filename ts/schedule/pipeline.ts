@@ -4,13 +4,24 @@
 // ts/schedule/extract.ts, the worker ops `train`/`embed`/`plot_report`, ts/metrics.
 // A stage lists the files it produced under `publish` in its result; the run copies them into
 // results/<name>/ (ts/schedule/run.ts).
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { execa } from "execa";
 import type { ExperimentConfig } from "../config/index.js";
-import { splitDataset, synthesizeDataset, type SynthOptions } from "../data/index.js";
-import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
+import { readSplit, splitDataset, synthesizeDataset, type SynthOptions } from "../data/index.js";
+import { computeMetrics, popularityRanks, readRanks, writeRanks, type MetricsResult, type RankRow } from "../metrics/index.js";
+import { findPython } from "../worker/index.js";
 import { fileSha256, writeFileAtomic } from "./fsutil.js";
-import type { StageDef } from "./graph.js";
+import {
+  ensureBackbonePath,
+  extractionKeyParts,
+  runExtraction,
+  type BackboneConfig,
+  type ExtractItem,
+  type ExtractSettings,
+} from "./extract.js";
+import type { StageDef, StageOutput } from "./graph.js";
+import type { ProgressUpdate } from "./progress.js";
 import { metricValues, writeMetricsArrow } from "./results.js";
 import type { RunResources } from "./resources.js";
 
@@ -59,14 +70,14 @@ export function dataSource(config: ExperimentConfig): DataSource {
   };
 }
 
-/** Ranker name from the recommender section; `pop` needs no training and no content. */
-export function rankerName(config: ExperimentConfig): string {
-  return str(section(section(config.recommender).ranker).name, "sasrec");
+/** The Pop baseline: no training, no content. */
+export function isPopularity(config: ExperimentConfig): boolean {
+  return config.ranking === "popularity";
 }
 
 /** Does this config read video content (so needs the extraction)? */
 export function usesContent(config: ExperimentConfig): boolean {
-  if (rankerName(config) === "pop") return false;
+  if (isPopularity(config)) return false;
   return section(config.recommender).item_content !== false;
 }
 
@@ -140,12 +151,12 @@ const splitStage: PipelineStage = {
  * Ranks for rankers that need no training (popularity). A trained model's ranks come from the
  * train stage, which ranks valid and test users with its best weights.
  */
-const rankStage: PipelineStage = {
-  name: "rank",
+const popRankStage: PipelineStage = {
+  name: "pop-rank",
   after: ["split"],
   version: 1,
-  skip: (c) => (rankerName(c) === "pop" ? undefined : "the train stage ranks with the trained model"),
-  keyParts: (c) => ({ ranker: rankerName(c) }),
+  skip: (c) => (isPopularity(c) ? undefined : "only for ranking: popularity"),
+  keyParts: () => ({ ranking: "popularity" }),
   async run(ctx) {
     const { rows } = popularityRanks(ctx.inputs.split!.dir, { out: join(ctx.dir, "ranks.arrow") });
     return { users: rows.length, publish: ["ranks.arrow"] };
@@ -164,18 +175,185 @@ function evalOptions(config: ExperimentConfig): { ks?: number[]; coldMax?: numbe
   return o;
 }
 
-/** Where this run's ranks.arrow is: the rank stage (pop) or the train stage (which ranks with its best weights). */
+/** Where this run's ranks.arrow is: the rank stage (trained model) or the pop-rank stage. */
 function ranksPath(inputs: Readonly<Record<string, { dir: string }>>): string {
-  for (const s of ["rank", "train"]) {
+  for (const s of ["rank", "pop-rank"]) {
     const dir = inputs[s]?.dir;
     if (dir && existsSync(join(dir, "ranks.arrow"))) return join(dir, "ranks.arrow");
   }
   throw new Error("no ranks.arrow from the rank or train stage");
 }
 
+/**
+ * Video LLM extraction into a TokenStore (ts/schedule/extract.ts, Python op `extract`), item shards
+ * over the worker pool. Its key holds only what the stored tokens depend on (backbone, prompts,
+ * frames, taps, ...) and the split upstream, so every recommender/training variant shares it.
+ */
+const extractStage: PipelineStage = {
+  name: "extract",
+  after: ["split"],
+  version: 1,
+  skip: (c) => (usesContent(c) ? undefined : "the config uses no video content"),
+  keyParts: (c) => extractionKeyParts("", c.model as unknown as BackboneConfig, c.extract as unknown as ExtractSettings),
+  async run(ctx) {
+    const model = ctx.config.model as unknown as BackboneConfig;
+    const settings = ctx.config.extract as unknown as ExtractSettings;
+    const pool = await ctx.resources.pool();
+    const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
+    const items: ExtractItem[] = readSplit(ctx.inputs.split!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
+    const report = await runExtraction(
+      { model, extract: settings },
+      {
+        storeDir: join(ctx.dir, "store"),
+        items,
+        dataset: ctx.inputs.split!.key,
+        modelPath,
+        workers: pool,
+        key: ctx.key,
+        onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
+        log: ctx.log,
+        signal: ctx.signal,
+      },
+    );
+    if (report.failed.length) ctx.log(`${report.failed.length} item(s) failed: ${report.failed.slice(0, 3).map((f) => `${f.item} (${f.reason})`).join(", ")}`);
+    return {
+      store: "store",
+      items: report.items,
+      extracted: report.extracted,
+      failed: report.failed.length,
+      retries: report.retries.length,
+      items_per_second: report.itemsPerSecond,
+    };
+  },
+};
+
+/** The TokenStore folder an extract stage output holds (null for ID-only configs). */
+function storeDir(inputs: Readonly<Record<string, StageOutput>>): string | null {
+  const ex = inputs.extract;
+  return ex ? join(ex.dir, String(ex.meta.store ?? "store")) : null;
+}
+
+const trainStage: PipelineStage = {
+  name: "train",
+  after: ["split", "extract"],
+  version: 1,
+  skip: (c) => (isPopularity(c) ? "popularity ranking needs no training" : undefined),
+  keyParts: (c) => ({ recommender: c.recommender, train: c.train }),
+  async run(ctx) {
+    const spec = {
+      run_dir: ctx.dir,
+      split_dir: ctx.inputs.split!.dir,
+      store: storeDir(ctx.inputs),
+      recommender: ctx.config.recommender,
+      train: ctx.config.train,
+      resume: true, // a rerun after an interruption continues from checkpoint.pt in this folder
+      write_ranks: false, // the rank stage ranks user shards over all workers
+      device: "auto",
+    };
+    const devices = ctx.config.workers.devices;
+    let summary: Record<string, unknown>;
+    if (devices.length > 1) {
+      summary = await trainWithTorchrun(ctx.dir, spec, devices, ctx.config.workers.threads, ctx.progress, ctx.signal);
+    } else {
+      const pool = await ctx.resources.pool();
+      const r = await pool.call("train", spec, {
+        onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }),
+      });
+      summary = r.result;
+    }
+    const publish = ["train_log.arrow", "epochs.arrow", "gates.arrow"].filter((f) => existsSync(join(ctx.dir, f)));
+    ctx.log(`best valid HR@10 ${Number(summary.best_valid_hr10).toFixed(4)} at epoch ${String(summary.best_epoch)}`);
+    return { summary, publish };
+  },
+};
+
+/**
+ * Several GPUs: `torchrun --nproc_per_node N -m linkedout.train --spec spec.json` (DDP), one process
+ * per device. Rank 0 prints one JSON line per epoch and the summary last.
+ */
+async function trainWithTorchrun(
+  dir: string,
+  spec: Record<string, unknown>,
+  devices: readonly string[],
+  threads: number,
+  progress: (p: ProgressUpdate) => void,
+  signal: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const specPath = join(dir, "train-spec.json");
+  writeFileAtomic(specPath, `${JSON.stringify({ ...spec, device: "cuda" }, null, 2)}
+`);
+  const python = findPython();
+  const torchrun = join(dirname(python), "torchrun");
+  const child = execa(torchrun, ["--standalone", `--nproc_per_node=${devices.length}`, "-m", "linkedout.train", "--spec", specPath, "--threads", String(threads)], {
+    env: { CUDA_VISIBLE_DEVICES: devices.map((d) => d.replace(/^cuda:/, "")).join(",") },
+    cancelSignal: signal,
+    reject: false,
+    all: true,
+    lines: false,
+  });
+  let last: Record<string, unknown> = {};
+  let tail = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) {
+      if (!line.startsWith("{")) continue;
+      try {
+        const msg = JSON.parse(line) as Record<string, unknown>;
+        if (typeof msg.epoch === "number" && typeof msg.epochs === "number") progress({ done: msg.epoch, total: msg.epochs, unit: "epochs" });
+        last = msg;
+      } catch {
+        // not a JSON line
+      }
+    }
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  });
+  const res = await child;
+  if (res.exitCode !== 0) throw new Error(`torchrun exited with ${res.exitCode ?? res.signal}: ${tail.trim().split("\n").slice(-3).join(" | ")}`);
+  return last;
+}
+
+/** Rank valid and test users in shards over the worker pool with the trained weights; merge into ranks.arrow. */
+const modelRankStage: PipelineStage = {
+  name: "rank",
+  after: ["split", "extract", "train"],
+  version: 1,
+  skip: (c) => (isPopularity(c) ? "popularity ranking happens in the pop-rank stage" : undefined),
+  keyParts: () => ({ ranking: "model" }),
+  async run(ctx) {
+    const pool = await ctx.resources.pool();
+    const shards = Math.max(1, pool.size);
+    const jobs: { split: "valid" | "test"; index: number; out: string }[] = [];
+    for (const split of ["valid", "test"] as const)
+      for (let index = 0; index < shards; index++) jobs.push({ split, index, out: join(ctx.dir, `ranks-${split}-${index}.arrow`) });
+    let done = jobs.filter((j) => existsSync(j.out)).length; // shards finished before an interruption
+    ctx.progress({ done, total: jobs.length, unit: "shards" });
+    await Promise.all(
+      jobs
+        .filter((j) => !existsSync(j.out))
+        .map(async (j) => {
+          await pool.call("rank", {
+            run_dir: ctx.inputs.train!.dir,
+            split: j.split,
+            shard: { index: j.index, count: shards },
+            out: j.out,
+            split_dir: ctx.inputs.split!.dir,
+            store: storeDir(ctx.inputs),
+          });
+          done++;
+          ctx.progress({ done, total: jobs.length, unit: "shards" });
+        }),
+    );
+    const rows: RankRow[] = jobs.flatMap((j) => readRanks(j.out));
+    writeRanks(join(ctx.dir, "ranks.arrow"), rows);
+    for (const j of jobs) rmSync(j.out, { force: true });
+    return { users: rows.length, shards, publish: ["ranks.arrow"] };
+  },
+};
+
 const metricsStage: PipelineStage = {
   name: "metrics",
-  after: ["split", "rank"],
+  after: ["split", "pop-rank", "rank"],
   version: 1,
   keyParts: (c) => evalOptions(c),
   async run(ctx) {
@@ -186,6 +364,28 @@ const metricsStage: PipelineStage = {
   },
 };
 
+const reportStage: PipelineStage = {
+  name: "report",
+  after: ["train", "metrics"],
+  version: 1,
+  skip: (c) => (isPopularity(c) ? "nothing trained to plot" : undefined),
+  keyParts: (c) => ({ title: c.name }),
+  async run(ctx) {
+    const train = ctx.inputs.train!.dir;
+    const gates = join(train, "gates.arrow");
+    const log = join(train, "train_log.arrow");
+    const pool = await ctx.resources.pool();
+    const r = await pool.call("plot_report", {
+      out_dir: ctx.dir,
+      gates_path: existsSync(gates) ? gates : "",
+      train_log_path: existsSync(log) ? log : "",
+      title: ctx.config.name,
+    });
+    const written = (r.result.written as string[] | undefined) ?? [];
+    return { publish: written, contribution_percent: r.result.contribution_percent ?? null };
+  },
+};
+
 export function pipelineStages(): PipelineStage[] {
-  return [dataStage, splitStage, rankStage, metricsStage];
+  return [dataStage, splitStage, extractStage, trainStage, popRankStage, modelRankStage, metricsStage, reportStage];
 }
