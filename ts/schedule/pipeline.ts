@@ -313,6 +313,27 @@ async function trainWithTorchrun(
   return last;
 }
 
+/**
+ * The EmbeddingStore for serving (worker op `embed`): every catalogue item's fused vector z_v and its
+ * gate weights, from the trained weights. `lo-exp serve` reads <dir>/embeddings.
+ */
+const embedStage: PipelineStage = {
+  name: "embed",
+  after: ["split", "extract", "train"],
+  version: 1,
+  skip: (c) => (isPopularity(c) ? "popularity ranking has no item vectors" : undefined),
+  keyParts: () => ({}),
+  async run(ctx) {
+    const pool = await ctx.resources.pool();
+    const r = await pool.call(
+      "embed",
+      { run_dir: ctx.inputs.train!.dir, split_dir: ctx.inputs.split!.dir, token_store: storeDir(ctx.inputs), out: join(ctx.dir, "embeddings") },
+      { onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
+    );
+    return { store: "embeddings", result: r.result };
+  },
+};
+
 /** Rank valid and test users in shards over the worker pool with the trained weights; merge into ranks.arrow. */
 const modelRankStage: PipelineStage = {
   name: "rank",
@@ -387,5 +408,5 @@ const reportStage: PipelineStage = {
 };
 
 export function pipelineStages(): PipelineStage[] {
-  return [dataStage, splitStage, extractStage, trainStage, popRankStage, modelRankStage, metricsStage, reportStage];
+  return [dataStage, splitStage, extractStage, trainStage, embedStage, popRankStage, modelRankStage, metricsStage, reportStage];
 }
