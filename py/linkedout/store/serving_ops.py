@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
 
-from linkedout.store.embedding_store import EmbeddingStore
+from linkedout.store.embedding_store import EmbeddingStore, EmbeddingStoreError
 from linkedout.store.serving import Answer, Query, QueryError, RankingService, ServingState, refresh_if_changed
 from linkedout.store.serving_model import TrainedModel, catalogue_of, embed_catalogue, embed_new_items, load_trained_model
 from linkedout.store.token_store import TokenStore
@@ -122,3 +123,59 @@ def add_items_from_store(run_dir: str | Path, new_store: TokenStore, store_dir: 
     z, gates = embed_new_items(trained, content, len(items), batch_size)
     n_items = store.add(items, z, gates, trained.version)
     return {"added": items, "n_items": n_items, "model_version": trained.version}
+
+
+def add_items(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
+    """Cold start: extract new videos with the run's extraction settings, fuse them with the trained
+    item tower, append them to the EmbeddingStore. No retraining; a running service sees them at its
+    next refresh check.
+
+    The extraction settings (backbone, prompt bank, frames, taps, M, new tokens, dtype) are those of the
+    catalogue's TokenStore, recorded by ``embed`` in the store manifest, so new items are embedded
+    exactly as the catalogue was. New videos go to a TokenStore of their own under
+    ``<store_dir>/added/`` (resumable like any extraction). Videos that cannot be decoded are reported
+    in ``failed`` and not added; the others are.
+    """
+    from linkedout.extract.extractor import ExtractSettings, Extractor, extract_shard
+    from linkedout.extract.ops import cached_backbone
+
+    run_dir = Path(args["run_dir"])
+    store_dir = _store_dir(args)
+    try:
+        store = EmbeddingStore.open(store_dir)
+    except EmbeddingStoreError as e:
+        raise OpError("NotFound", str(e)) from e
+    videos = [dict(v) for v in args["videos"]]
+    ids = [str(v["item"]) for v in videos]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise OpError("ArgsInvalid", f"videos: item {dup!r} is listed twice")
+    known = set(store.load().items)
+    clash = [i for i in ids if i in known]
+    if clash:
+        raise OpError("ArgsInvalid", f"item {clash[0]!r} is already in {store_dir} ({len(clash)} of the {len(ids)} given are)")
+    token_store_dir = args.get("token_store") or store.manifest.get("token_store")
+    if not token_store_dir:
+        raise OpError("ArgsInvalid", f"{store_dir / 'store.json'}: no catalogue TokenStore recorded (an ID-only run cannot embed new videos)")
+    catalogue_settings = TokenStore.open(token_store_dir).settings
+    settings = ExtractSettings(
+        frames=catalogue_settings.frames, prompts=catalogue_settings.prompts,
+        side_channels=catalogue_settings.side_channels, taps=catalogue_settings.taps,
+        merged_tokens=catalogue_settings.merged_tokens, max_new_tokens=catalogue_settings.max_new_tokens,
+        batch_size=int(args.get("batch_size", 8)), store_dtype=catalogue_settings.dtype,
+    )
+    backbone = cached_backbone(ctx, args.get("model_path") or catalogue_settings.model, args.get("model_dtype", "auto"))
+    extractor = Extractor(backbone, settings)
+    if list(extractor.taps) != list(catalogue_settings.taps) or backbone.d_model != catalogue_settings.d_model:
+        raise OpError("ArgsInvalid", f"backbone {backbone.path}: taps {extractor.taps}, d_model {backbone.d_model}; the catalogue "
+                                     f"was extracted with taps {list(catalogue_settings.taps)}, d_model {catalogue_settings.d_model}")
+    batch_key = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
+    new_dir = store_dir / "added" / f"tokens-{batch_key}"
+    report = extract_shard(extractor, str(new_dir), key=f"{catalogue_settings.key}+added-{batch_key}", dataset="added",
+                           items=videos, shard=0, num_shards=1,
+                           progress=lambda done, total, msg: ctx.progress(done, total, "videos", msg))
+    if not report.failed or len(report.failed) < len(ids):
+        summary = add_items_from_store(run_dir, TokenStore.open(new_dir), store_dir, int(args.get("batch_size", 64)))
+    else:
+        summary = {"added": [], "n_items": len(known), "model_version": store.model_version}
+    return OpResult({**summary, "failed": report.failed, "token_store": str(new_dir)})

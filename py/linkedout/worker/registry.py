@@ -38,6 +38,7 @@ OPS: dict[str, Op] = {
     # store-and-retrieve (py/linkedout/store): EmbeddingStore and online ranking
     "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),
+    "add_items": Op(handler=serving_ops.add_items, args_schema="add_items", frames={}, progress=True),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }
