@@ -19,6 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -204,3 +205,59 @@ def build_tiny_model(
     }
     (out / "linkedout_tiny.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def seven_b_config(image_token_id: int = 151646, video_token_id: int = 151647) -> Any:
+    """The configuration of llava-hf/llava-onevision-qwen2-7b-ov-hf (SigLIP-so400m at 384 px, patch 14,
+    + Qwen2-7B: 28 layers, d = 3584), written out so it builds without the hub (8.03 B parameters)."""
+    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+
+    vision = SiglipVisionConfig(
+        hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
+        image_size=384, patch_size=14, vision_use_head=False,
+    )
+    text = Qwen2Config(
+        vocab_size=152128, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+        num_key_value_heads=4, max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=False,
+        eos_token_id=151645, pad_token_id=151643,
+    )
+    return LlavaOnevisionConfig(
+        vision_config=vision, text_config=text, image_token_index=image_token_id, video_token_index=video_token_id,
+        vision_feature_select_strategy="full", vision_feature_layer=-1,
+    )
+
+
+def build_random_7b(device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> Any:
+    """A LLaVA-OneVision with the 7B's configuration and random weights, built directly on ``device``
+    (about 15 GiB in bf16), with the tiny model's tokenizer and a 384 px processor (729 patches per
+    frame -> 196 video tokens per frame, as the 7B). For the GPU benchmark; never saved."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from transformers import (
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+    )
+
+    from .backbone import Backbone
+
+    tokenizer = _train_tokenizer(512)
+    config = seven_b_config(tokenizer.convert_tokens_to_ids("<image>"), tokenizer.convert_tokens_to_ids("<video>"))
+    config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    config.text_config.pad_token_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.device(device):
+        torch.manual_seed(seed)
+        model = LlavaOnevisionForConditionalGeneration._from_config(config, dtype=dtype).eval()
+    model.requires_grad_(False)
+    model.generation_config.eos_token_id = config.text_config.eos_token_id
+    model.generation_config.pad_token_id = config.text_config.pad_token_id
+    size = {"height": 384, "width": 384}
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size=size),
+        tokenizer=tokenizer,
+        video_processor=LlavaOnevisionVideoProcessor(size=size),
+        num_image_tokens=729,
+        vision_feature_select_strategy="full",
+        chat_template=LLAVA_OV_CHAT_TEMPLATE,
+    )
+    return Backbone(model=model, processor=processor, path="random-7b-config", dtype=dtype, device=device)

@@ -1,0 +1,205 @@
+"""``lo-exp bench extract``: what the hooks cost, and extraction throughput (paper Table 5: "offline
+extraction 5.02 s per video in batches of 100").
+
+Same model, same inputs, same ``generate`` call: once plain, once with the forward hooks on the
+taps. ``hook_overhead = hooks time / plain time - 1`` (goal <= 0.05): the median over repeats of the
+paired ratio — each repeat runs both back to back, alternating which goes first — so a slow drift of
+a shared machine does not bias one side. The ToMe/mean/last reductions are timed separately (``reduce_s``): they are extraction work, not hook cost.
+
+CPU: the tiny random model (``tiny_model.py``). GPU (``gpu=True``): a LLaVA-OneVision with the 7B's
+configuration (SigLIP-so400m 384px + Qwen2-7B, 8.0B parameters) and random bf16 weights, seconds per
+video for batch sizes 1..32 at 8 and 32 frames. Frames are deterministic random pixels handed to the
+processor (decoding is not what is measured).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .backbone import Backbone, load_backbone
+from .extractor import ExtractSettings, Extractor
+from .tiny_model import build_random_7b, build_tiny_model
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_rss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / (1024 * 1024)
+
+
+def _frames(n: int, t: int, size: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.Generator(np.random.PCG64(seed))
+    return [rng.integers(0, 256, (t, size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def bench_config(
+    backbone: Backbone,
+    batch_size: int,
+    frames: int,
+    items: int,
+    repeats: int,
+    settings: ExtractSettings,
+    frame_size: int,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Time plain vs hooked generate (and the reductions) over ``items`` videos in batches."""
+    ex = Extractor(backbone, settings)
+    dev = backbone.device
+    videos = _frames(items, frames, frame_size, seed=batch_size * 1000 + frames)
+    texts = [f"Title: clip {i}\nDescribe this video." for i in range(items)]
+    batches = [ex.prepare(videos[i : i + batch_size], texts[i : i + batch_size]) for i in range(0, items, batch_size)]
+    # warm-up both paths (allocator, kernels, lazy inits)
+    ex.generate_plain(batches[0])
+    ex.capture(batches[0])
+
+    plain_s: list[float] = []
+    hooks_s: list[float] = []
+    reduce_s: list[float] = []
+    captured_bytes = 0
+    peak_plain = peak_hooks = 0
+    for rep in range(repeats):
+        order = ("plain", "hooks") if rep % 2 == 0 else ("hooks", "plain")
+        for kind in order:
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            _sync(dev)
+            t0 = time.perf_counter()
+            red = 0.0
+            for b in batches:
+                if kind == "plain":
+                    ex.generate_plain(b)
+                else:
+                    cap, _ = ex.capture(b)
+                    _sync(dev)
+                    t1 = time.perf_counter()
+                    ex.reduce(cap, b["attention_mask"])
+                    _sync(dev)
+                    red += time.perf_counter() - t1
+                    captured_bytes = max(captured_bytes, sum(x.numel() * x.element_size() for x in [*cap.prefill, *cap.decode]))
+                    del cap
+            _sync(dev)
+            total = time.perf_counter() - t0 - red
+            if kind == "plain":
+                plain_s.append(total)
+            else:
+                hooks_s.append(total)
+                reduce_s.append(red)
+            if dev.type == "cuda":
+                peak = torch.cuda.max_memory_allocated(dev)
+                if kind == "plain":
+                    peak_plain = max(peak_plain, peak)
+                else:
+                    peak_hooks = max(peak_hooks, peak)
+        if progress:
+            progress(rep + 1, repeats, f"batch {batch_size}, {frames} frames: repeat {rep + 1}/{repeats}")
+    plain, hooks, red = statistics.median(plain_s), statistics.median(hooks_s), statistics.median(reduce_s)
+    out: dict[str, Any] = {
+        "batch_size": batch_size,
+        "frames": frames,
+        "items": items,
+        "repeats": repeats,
+        "prompt_tokens": int(batches[0]["input_ids"].shape[1]),
+        "plain_s": plain,
+        "hooks_s": hooks,
+        "reduce_s": red,
+        # paired: each repeat runs both back to back, so the ratio cancels slow drift of a shared machine
+        "hook_overhead": statistics.median(h / p for h, p in zip(hooks_s, plain_s)) - 1,
+        "hook_overhead_min": min(hooks_s) / min(plain_s) - 1,
+        "items_per_s_plain": items / plain,
+        "items_per_s_hooks": items / hooks,
+        "items_per_s_extract": items / (hooks + red),
+        "s_per_video": (hooks + red) / items,
+        "captured_mb_per_batch": captured_bytes / 2**20,
+        "plain_runs_s": plain_s,
+        "hooks_runs_s": hooks_s,
+    }
+    if dev.type == "cuda":
+        out["peak_gpu_mb_plain"] = peak_plain / 2**20
+        out["peak_gpu_mb_hooks"] = peak_hooks / 2**20
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def bench_extract(
+    gpu: bool = False,
+    device: str | torch.device = "cpu",
+    model_path: str | None = None,
+    batch_sizes: list[int] | None = None,
+    frames: list[int] | None = None,
+    items: int | None = None,
+    repeats: int = 5,
+    max_new_tokens: int = 8,
+    tap_every: int = 4,
+    merged_tokens: int = 32,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark grid; returns JSON with per-config rows and the headline ``hook_overhead``."""
+    dev = torch.device(device)
+    settings = ExtractSettings(
+        frames=1, prompts=("Describe this video.",), tap_every=tap_every, merged_tokens=merged_tokens, max_new_tokens=max_new_tokens, batch_size=1
+    )
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if gpu:
+        if dev.type != "cuda":
+            raise ValueError("bench extract --gpu needs a CUDA device (the worker's device is cpu)")
+        backbone = build_random_7b(device=dev, dtype=torch.bfloat16)
+        label = "LLaVA-OneVision 7B configuration, random bf16 weights"
+        batch_sizes = batch_sizes or [1, 2, 4, 8, 16, 32]
+        frames = frames or [8, 32]
+        frame_size = 384
+    else:
+        if model_path is None:
+            tmp = tempfile.TemporaryDirectory(prefix="lo-bench-tiny-")
+            build_tiny_model(tmp.name)
+            model_path = tmp.name
+        backbone = load_backbone(model_path, dtype="float32", device=dev)
+        label = f"{model_path if tmp is None else 'tiny random LLaVA-OneVision'} ({sum(p.numel() for p in backbone.model.parameters()) / 1e6:.2f} M params, fp32)"
+        batch_sizes = batch_sizes or [8]
+        frames = frames or [8]
+        frame_size = int(backbone.processor.video_processor.size["height"])
+    rows = []
+    try:
+        for t in frames:
+            for b in batch_sizes:
+                n = items or max(b * 2, 16 if gpu else 64)
+                try:
+                    with torch.inference_mode():
+                        rows.append(bench_config(backbone, b, t, n, repeats, ExtractSettings(**{**settings.__dict__, "frames": t, "batch_size": b}), frame_size, progress))
+                except torch.OutOfMemoryError:
+                    rows.append({"batch_size": b, "frames": t, "items": n, "error": "out of memory"})
+                    gc.collect()
+                    torch.cuda.empty_cache()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    ok = [r for r in rows if "error" not in r]
+    return {
+        "bench": "extract",
+        "model": label,
+        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+        "threads": torch.get_num_threads(),
+        "dtype": str(backbone.dtype).replace("torch.", ""),
+        "taps": Extractor(backbone, settings).taps,
+        "max_new_tokens": max_new_tokens,
+        "merged_tokens": merged_tokens,
+        "rows": rows,
+        "hook_overhead": max((r["hook_overhead"] for r in ok), default=None),
+        "items_per_s": max((r["items_per_s_extract"] for r in ok), default=None),
+        "peak_rss_mb": _peak_rss_mb(),
+        "torch": torch.__version__,
+    }
