@@ -54,6 +54,7 @@ export class Reporter {
   private stageStart = new Map<string, { t: number; done: number }>();
   private lastDraw = 0;
   private lastPlain = new Map<string, number>();
+  private lastText = new Map<string, string>();
   private ttyLineOpen = false;
 
   constructor(opts: ReporterOptions) {
@@ -103,9 +104,11 @@ export class Reporter {
     }
     this.events.push(ev);
     const text = this.progressText(ev);
+    if (this.lastText.get(stage) === text) return; // nothing new to show
     if (this.mode === "tty") {
       if (!finished && t - this.lastDraw < 100) return;
       this.lastDraw = t;
+      this.lastText.set(stage, text);
       this.write(`\r\x1b[K${text}`);
       this.ttyLineOpen = true;
       if (finished) this.closeTtyLine();
@@ -113,6 +116,7 @@ export class Reporter {
       const last = this.lastPlain.get(stage) ?? 0;
       if (!finished && t - last < this.plainInterval) return;
       this.lastPlain.set(stage, t);
+      this.lastText.set(stage, text);
       this.write(`${text}\n`);
     }
   }
@@ -122,7 +126,7 @@ export class Reporter {
     const pct = ev.total ? ` (${Math.floor((100 * ev.done) / ev.total)}%)` : "";
     const rate = ev.rate === null ? "" : `, ${ev.rate >= 10 ? ev.rate.toFixed(0) : ev.rate.toFixed(2)} ${ev.unit}/s`;
     const eta = ev.eta_s === null ? "" : `, ETA ${formatDuration(ev.eta_s)}`;
-    const msg = ev.message ? ` ${ev.message}` : "";
+    const msg = ev.message && ev.message !== ev.unit ? ` ${ev.message}` : "";
     return `  ${ev.stage}: ${ev.done}${total} ${ev.unit}${pct}${rate}${eta}${msg}`;
   }
 

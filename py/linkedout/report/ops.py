@@ -9,7 +9,8 @@ from ..worker.op import FrameValue, OpContext, OpError, OpResult
 
 
 def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
-    """Write gates_kde.png, gates_box.png (if gates_path) and training_curves.png (if train_log_path).
+    """Write gates_kde.png, gates_box.png (if gates_path), training_curves.png (if train_log_path) and
+    epoch_curves.png (if epochs_path).
 
     Returns the written file names and the per-layer average contribution % (layer -> percent).
     """
@@ -20,7 +21,7 @@ def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpCont
     title = str(args.get("title", ""))
     written: list[str] = []
     result: dict[str, Any] = {}
-    steps = int(bool(args.get("gates_path"))) * 2 + int(bool(args.get("train_log_path")))
+    steps = int(bool(args.get("gates_path"))) * 2 + int(bool(args.get("train_log_path"))) + int(bool(args.get("epochs_path")))
     done = 0
     if args.get("gates_path"):
         path = Path(args["gates_path"])
@@ -43,5 +44,13 @@ def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpCont
         done += 1
         ctx.progress(done, steps, "plots")
         written.append("training_curves.png")
+    if args.get("epochs_path"):
+        path = Path(args["epochs_path"])
+        if not path.exists():
+            raise OpError("NotFound", f"epoch log not found: {path}")
+        result["epoch_curves"] = plot_training_curves(read_arrow(path), out_dir / "epoch_curves.png", title or "per epoch")
+        done += 1
+        ctx.progress(done, steps, "plots")
+        written.append("epoch_curves.png")
     result["written"] = written
     return OpResult(result)

@@ -11,7 +11,8 @@ Also training curves: every numeric column of train_log.arrow against epoch (or 
 Inputs are the run's Arrow files:
   gates.arrow      item utf8, gates fixed_size_list<float32>[T], metadata taps (the training loop's
                    format), or long format item utf8, layer int32, gate float32
-  train_log.arrow  epoch and/or step, then numeric columns (loss, valid_hr@10, ...)
+  train_log.arrow  step and/or epoch, then numeric columns (loss, ce, grad_norm, lr_*, ...)
+  epochs.arrow     epoch, then per-epoch columns (valid_hr10, valid_ndcg10, train_loss, ...)
 """
 
 from __future__ import annotations
@@ -133,14 +134,18 @@ def plot_gate_box(layer_ids: list[int], matrix: np.ndarray, path: Path, title: s
     return contribution
 
 
+def _is_plottable(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
 def plot_training_curves(log: pa.Table, path: Path, title: str) -> list[str]:
-    """Every numeric column of the training log against epoch (else step, else row), one panel each."""
+    """Every numeric column of a log against step (else epoch, else row), one panel each."""
     names = log.column_names
-    x_name = "epoch" if "epoch" in names else "step" if "step" in names else None
+    x_name = "step" if "step" in names else "epoch" if "epoch" in names else None
     x = log.column(x_name).to_numpy().astype(np.float64) if x_name else np.arange(log.num_rows, dtype=np.float64)
     series = [
         n for n in names
-        if n not in ("epoch", "step") and (pa.types.is_integer(log.schema.field(n).type) or pa.types.is_floating(log.schema.field(n).type))
+        if n not in ("epoch", "step") and _is_plottable(log.schema.field(n).type)
     ]
     if not series:
         raise ValueError(f"training log has no numeric columns to plot (has {names})")

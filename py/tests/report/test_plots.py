@@ -93,8 +93,13 @@ def test_training_curves_plot_numeric_columns(tmp_path: Path, ctx: OpContext) ->
         "note": pa.array(["x", "y", "z"]),
     })
     write_arrow(tmp_path / "train_log.arrow", log)
-    out = plot_report({"out_dir": str(tmp_path / "p"), "train_log_path": str(tmp_path / "train_log.arrow")}, {}, ctx)
+    epochs = pa.table({"epoch": pa.array([1, 2], pa.int32()), "valid_hr10": [0.1, 0.2], "best": [False, True]})
+    write_arrow(tmp_path / "epochs.arrow", epochs)
+    out = plot_report({"out_dir": str(tmp_path / "p"), "train_log_path": str(tmp_path / "train_log.arrow"),
+                       "epochs_path": str(tmp_path / "epochs.arrow")}, {}, ctx)
     assert out.result["curves"] == ["loss", "valid_hr@10"]
+    assert out.result["epoch_curves"] == ["valid_hr10", "best"]
+    assert out.result["written"] == ["training_curves.png", "epoch_curves.png"]
     w, h = png_size(tmp_path / "p" / "training_curves.png")
     assert h > w * 0.5  # two stacked panels
 
