@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execa } from "execa";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
@@ -81,6 +82,24 @@ describe("data/split: the official MicroLens protocol", () => {
     expect(back.items[0]!.video).to.equal(join(dir, "MicroLens-50k_videos", "a.mp4"));
     const manifest = JSON.parse(readFileSync(join(out, "split.json"), "utf8"));
     expect(manifest.protocol).to.deep.equal({ minInteractions: 5, keep: 13, historyMax: 10 });
+  });
+
+  it("pyarrow reads the files as the Python side will (same rows, same types)", async () => {
+    const script = [
+      "import sys, json, pyarrow as pa",
+      "out = {}",
+      "for n in ['items', 'train', 'valid', 'test']:",
+      "    t = pa.ipc.open_file(f'{sys.argv[1]}/{n}.arrow').read_all()",
+      "    out[n] = {'types': [str(f.type) for f in t.schema], 'rows': t.to_pylist()}",
+      "print(json.dumps(out))",
+    ].join("\n");
+    const py = JSON.parse((await execa(join(process.cwd(), ".venv", "bin", "python"), ["-c", script, out])).stdout);
+    expect(py.items.types).to.deep.equal(["string", "int64", "string", "string"]);
+    expect(py.test.types).to.deep.equal(["string", "list<item: string not null>", "string", "list<item: string not null>"]);
+    expect(py.items.rows).to.deep.equal(back.items);
+    expect(py.train.rows).to.deep.equal(back.train);
+    expect(py.valid.rows).to.deep.equal(back.valid);
+    expect(py.test.rows).to.deep.equal(back.test);
   });
 
   it("protocol parameters are honoured and validated", () => {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execa } from "execa";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,6 +94,22 @@ describe("metrics: HR@K / NDCG@K, cold-start and long-tail slices", () => {
     writeRanks(bad, [{ ...rows[0]!, rank: 17 }]);
     expect(() => computeMetrics(bad, itemsPath)).to.throw(`${bad}: row 0: rank 17 exceeds the catalogue size 16`);
     expect(() => computeMetrics(ranksPath, ranksPath)).to.throw(`${ranksPath}: missing column 'item'`);
+  });
+
+  it("reads a ranks.arrow written by pyarrow (int64 ranks, as the Python rank op may write)", async () => {
+    const py = join(dir, "py-ranks.arrow");
+    const script = [
+      "import sys, pyarrow as pa",
+      "t = pa.table({'user': ['u01', 'u02'], 'split': ['test', 'test'], 'target': ['e', 'm'],",
+      "              'rank': pa.array([1, 11], pa.int64()), 'topk': [['e', 'f'], ['n']]})",
+      "with pa.ipc.new_file(sys.argv[1], t.schema) as w: w.write_table(t)",
+    ].join("\n");
+    await execa(join(process.cwd(), ".venv", "bin", "python"), ["-c", script, py]);
+    const m = computeMetrics(py, itemsPath, { ks: [10] });
+    const overall = m.rows.find((r) => r.slice === "overall")!;
+    expect(overall.users).to.equal(2);
+    close(overall.hr[10], 0.5);
+    close(overall.ndcg[10], 0.5);
   });
 
   it("ranks.arrow round-trips", () => {

@@ -5,7 +5,8 @@
 // sequence mentions leave the catalogue. Ranking masks every kept item before the target.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Field, Int64, List, makeVector, Table, Utf8, vectorFromArray, type Vector } from "apache-arrow";
+import { Int64, makeVector, Table } from "apache-arrow";
+import { readIntColumn, readUtf8Column, readUtf8ListColumn, utf8ListVector, utf8Vector } from "./arrow-columns.js";
 import { readArrowFile, writeArrowFile, writeFileAtomic } from "./arrow-io.js";
 import { sortIds } from "./ids.js";
 import { loadMicroLens, type Interaction, type LoadOptions, type MicroLensDataset } from "./microlens.js";
@@ -146,15 +147,8 @@ export function officialSplit(
   };
 }
 
-const utf8List = () => new List(new Field("item", new Utf8(), false));
-
-function strings(values: string[]): Vector<Utf8> {
-  return vectorFromArray(values, new Utf8());
-}
-
-function stringLists(values: string[][]): Vector<List<Utf8>> {
-  return vectorFromArray(values, utf8List());
-}
+const strings = utf8Vector;
+const stringLists = utf8ListVector;
 
 /** Arrow tables of a split, in the layout of docs/architecture.md ("Split"). */
 export function splitTables(split: OfficialSplit): { items: Table; train: Table; valid: Table; test: Table } {
@@ -222,22 +216,22 @@ export function splitDataset(
 /** Read a written split back (items, train, valid, test). */
 export function readSplit(splitDir: string): Pick<OfficialSplit, "items" | "train" | "valid" | "test"> {
   const items = readArrowFile(join(splitDir, "items.arrow"), ["item", "train_count"]);
-  const listOf = (v: unknown): string[] => ((v as { toArray(): string[] } | null)?.toArray() ?? []).slice();
   const evalRows = (name: string): EvalRow[] => {
     const t = readArrowFile(join(splitDir, `${name}.arrow`), ["user", "history", "target", "masked"]);
-    return t.toArray().map((r) => ({ user: r.user as string, history: listOf(r.history), target: r.target as string, masked: listOf(r.masked) }));
+    const history = readUtf8ListColumn(t, "history");
+    const target = readUtf8Column(t, "target");
+    const masked = readUtf8ListColumn(t, "masked");
+    return readUtf8Column(t, "user").map((user, i) => ({ user, history: history[i]!, target: target[i]!, masked: masked[i]! }));
   };
   const train = readArrowFile(join(splitDir, "train.arrow"), ["user", "sequence"]);
-  const hasTitle = items.schema.fields.some((f) => f.name === "title");
-  const hasVideo = items.schema.fields.some((f) => f.name === "video");
+  const sequences = readUtf8ListColumn(train, "sequence");
+  const has = (name: string) => items.schema.fields.some((f) => f.name === name);
+  const counts = readIntColumn(items, "train_count");
+  const titles = has("title") ? readUtf8Column(items, "title") : null;
+  const videos = has("video") ? readUtf8Column(items, "video") : null;
   return {
-    items: items.toArray().map((r) => ({
-      item: r.item as string,
-      train_count: Number(r.train_count),
-      title: hasTitle ? ((r.title as string | null) ?? "") : "",
-      video: hasVideo ? ((r.video as string | null) ?? "") : "",
-    })),
-    train: train.toArray().map((r) => ({ user: r.user as string, sequence: listOf(r.sequence) })),
+    items: readUtf8Column(items, "item").map((item, i) => ({ item, train_count: counts[i]!, title: titles?.[i] ?? "", video: videos?.[i] ?? "" })),
+    train: readUtf8Column(train, "user").map((user, i) => ({ user, sequence: sequences[i]! })),
     valid: evalRows("valid"),
     test: evalRows("test"),
   };

@@ -6,6 +6,7 @@
 //               (items sorted by train_count descending, ties by catalogue index ascending).
 // Rank ties are settled upstream, deterministically, by the ranker (docs/architecture.md, "Ranks"):
 // rank = 1 + #{score > s_t} + #{score = s_t and catalogue index < target's}.
+import { readIntColumn, readUtf8Column } from "../data/arrow-columns.js";
 import { readArrowFile } from "../data/arrow-io.js";
 import { DataError } from "../data/errors.js";
 import { readRanks, type EvalSplit, type RankRow } from "./ranks.js";
@@ -115,17 +116,19 @@ export function metricsFromRanks(ranks: readonly RankRow[], items: readonly Cata
 /** Read the catalogue's train counts from items.arrow. */
 export function readCatalogueCounts(itemsPath: string): CatalogueCounts[] {
   const t = readArrowFile(itemsPath, ["item", "train_count"]);
-  const ids = t.getChild("item")!;
-  const counts = t.getChild("train_count")!;
-  const out: CatalogueCounts[] = [];
-  for (let i = 0; i < t.numRows; i++) {
-    const item = ids.get(i) as string | null;
-    const c = counts.get(i) as bigint | number | null;
-    if (!item) throw new DataError(`${itemsPath}: row ${i}: empty item id`);
-    if (c === null || Number(c) < 0) throw new DataError(`${itemsPath}: row ${i}: bad train_count ${c}`);
-    out.push({ item, train_count: Number(c) });
+  let ids: string[], counts: number[];
+  try {
+    ids = readUtf8Column(t, "item");
+    counts = readIntColumn(t, "train_count");
+  } catch (err) {
+    throw new DataError(`${itemsPath}: ${(err as Error).message}`);
   }
-  return out;
+  return ids.map((item, i) => {
+    const c = counts[i]!;
+    if (!item) throw new DataError(`${itemsPath}: row ${i}: empty item id`);
+    if (!Number.isInteger(c) || c < 0) throw new DataError(`${itemsPath}: row ${i}: bad train_count ${c}`);
+    return { item, train_count: c };
+  });
 }
 
 /** HR@K / NDCG@K overall, cold-start and long-tail, for each split present in `ranksPath`. */

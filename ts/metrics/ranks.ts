@@ -1,6 +1,7 @@
 // ranks.arrow (docs/architecture.md, "Ranks"): user utf8, split utf8 (valid|test), target utf8,
 // rank int32 (1-based), topk list<utf8>. Written by the worker's `rank` op and by the TS popularity ranker.
-import { Field, Int32, List, makeVector, Table, Utf8, vectorFromArray } from "apache-arrow";
+import { Int32, makeVector, Table } from "apache-arrow";
+import { readIntColumn, readUtf8Column, utf8ListVector, utf8Vector } from "../data/arrow-columns.js";
 import { readArrowFile, writeArrowFile } from "../data/arrow-io.js";
 import { DataError } from "../data/errors.js";
 
@@ -18,11 +19,11 @@ export interface RankRow {
 
 export function ranksTable(rows: readonly RankRow[]): Table {
   return new Table({
-    user: vectorFromArray(rows.map((r) => r.user), new Utf8()),
-    split: vectorFromArray(rows.map((r) => r.split), new Utf8()),
-    target: vectorFromArray(rows.map((r) => r.target), new Utf8()),
+    user: utf8Vector(rows.map((r) => r.user)),
+    split: utf8Vector(rows.map((r) => r.split)),
+    target: utf8Vector(rows.map((r) => r.target)),
     rank: makeVector({ type: new Int32(), data: Int32Array.from(rows, (r) => r.rank) }),
-    topk: vectorFromArray(rows.map((r) => r.topk), new List(new Field("item", new Utf8(), false))),
+    topk: utf8ListVector(rows.map((r) => r.topk)),
   });
 }
 
@@ -34,22 +35,26 @@ export function writeRanks(path: string, rows: readonly RankRow[]): void {
 /** Read ranks.arrow; errors name the file and row. `topk` is not read (metrics do not need it). */
 export function readRanks(path: string): RankRow[] {
   const t = readArrowFile(path, ["user", "split", "target", "rank"]);
-  const users = t.getChild("user")!;
-  const splits = t.getChild("split")!;
-  const targets = t.getChild("target")!;
-  const ranks = t.getChild("rank")!;
+  let users: string[], splits: string[], targets: string[], ranks: number[];
+  try {
+    users = readUtf8Column(t, "user");
+    splits = readUtf8Column(t, "split");
+    targets = readUtf8Column(t, "target");
+    ranks = readIntColumn(t, "rank");
+  } catch (err) {
+    throw new DataError(`${path}: ${(err as Error).message}`);
+  }
   const rows: RankRow[] = [];
   for (let i = 0; i < t.numRows; i++) {
-    const user = users.get(i) as string | null;
-    const split = splits.get(i) as string | null;
-    const target = targets.get(i) as string | null;
-    const rankRaw = ranks.get(i) as number | bigint | null;
+    const user = users[i]!;
+    const split = splits[i]!;
+    const target = targets[i]!;
+    const rank = ranks[i]!;
     const where = `${path}: row ${i}`;
     if (!user) throw new DataError(`${where}: empty user`);
     if (split !== "valid" && split !== "test") throw new DataError(`${where}: split must be 'valid' or 'test', got '${split}'`);
     if (!target) throw new DataError(`${where}: empty target`);
-    const rank = typeof rankRaw === "bigint" ? Number(rankRaw) : rankRaw;
-    if (rank === null || !Number.isInteger(rank) || rank < 1) throw new DataError(`${where}: rank must be an integer ≥ 1, got ${rankRaw}`);
+    if (!Number.isInteger(rank) || rank < 1) throw new DataError(`${where}: rank must be an integer ≥ 1, got ${rank}`);
     rows.push({ user, split, target, rank, topk: [] });
   }
   return rows;
