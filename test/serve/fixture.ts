@@ -51,3 +51,38 @@ async function build(): Promise<TrainedRun> {
   });
   return { root, runDir: path.join(root, "run"), splitDir: path.join(root, "split"), tokenStore: path.join(root, "tokens") };
 }
+
+const TOPIC_SCRIPT = String.raw`
+import sys
+from pathlib import Path
+from linkedout.extract.tiny_model import build_tiny_model
+from store_topic_run import build_topic_run
+root = Path(sys.argv[1])
+build_tiny_model(root / "tiny", hidden=64, layers=8, image_size=32, seed=0)
+build_topic_run(root, root / "tiny")
+`;
+
+export interface TopicRun {
+  root: string;
+  runDir: string;
+  videosDir: string;
+  /** rendered but not in the catalogue: the cold-start video (topic 0's look) */
+  newItem: string;
+}
+
+let topicPending: Promise<TopicRun> | null = null;
+
+/** 3 topics x 8 real videos, tiny VLLM extraction, a trained model and its EmbeddingStore
+ * (py/tests/store/store_topic_run.py). Once per mocha process, removed at exit. ~15 s on one core. */
+export function topicRun(): Promise<TopicRun> {
+  topicPending ??= (async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "lo-serve-topics-"));
+    process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+    await execa(findPython(), ["-c", TOPIC_SCRIPT, root], {
+      cwd: REPO_ROOT,
+      env: { PYTHONPATH: [path.join(REPO_ROOT, "py"), path.join(REPO_ROOT, "py", "tests", "store")].join(path.delimiter), OMP_NUM_THREADS: "1", HF_HUB_OFFLINE: "1" },
+    });
+    return { root, runDir: path.join(root, "run"), videosDir: path.join(root, "videos"), newItem: "new-red-circle" };
+  })();
+  return topicPending;
+}
