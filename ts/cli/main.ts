@@ -4,12 +4,14 @@ import { CliError, type CliCommand } from "./command.js";
 import { configCommand } from "./commands/config.js";
 import { dataCommand } from "./commands/data.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { extractCommand } from "./commands/extract.js";
+import { modelCommand } from "./commands/model.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { addItemsCommand } from "./commands/add-items.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [configCommand, dataCommand, doctorCommand, runCommand, serveCommand, addItemsCommand];
+const commands: CliCommand<any>[] = [configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)
