@@ -16,7 +16,9 @@ Several machines: the same torchrun line on each with `--nnodes N --node_rank i 
 
 The spec is JSON (see `linkedout.train.spec.TrainSpec`): {"run_dir", "split_dir", "store", "recommender": {...},
 "train": {...}, "resume", "stop_after_epoch", "write_ranks", "device"}. Rerunning the same command resumes
-from run_dir/checkpoint.pt. Rank 0 prints one JSON line per epoch (progress) and the summary at the end.
+from run_dir/checkpoint.pt. Rank 0 prints one JSON line per epoch, {"epoch": e, "epochs": E, "message": "..."},
+and, last, the run summary as one JSON object (what the `train` op returns). Exit status 2 = bad spec, data
+or checkpoint (one line on stderr naming the file and field).
 """
 
 from __future__ import annotations
@@ -53,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
 
         def progress(done: int, total: int | None, message: str) -> None:
             if is_rank0:
-                print(json.dumps({"progress": {"done": done, "total": total, "unit": "epochs", "message": message}}), flush=True)
+                print(json.dumps({"epoch": done, "epochs": total, "message": message}), flush=True)
 
         summary = train(spec, progress=progress)
     except (ConfigError, CheckpointError, DataError) as err:
         print(f"linkedout.train: {err}", file=sys.stderr)
         return 2
     if is_rank0:
-        print(json.dumps({"result": summary}), flush=True)
+        print(json.dumps(summary), flush=True)
     return 0
 
 

@@ -36,6 +36,7 @@ OPS: dict[str, Op] = {
     # training and ranking (py/linkedout/train)
     "train": Op(handler=train_ops.train_op, args_schema="train", frames={}, progress=True),
     "rank": Op(handler=train_ops.rank_op, args_schema="rank", frames={}, progress=True),
+    "bench_train": Op(handler=train_ops.bench_train_op, args_schema="bench_train", frames={}, progress=True),
     # store-and-retrieve (py/linkedout/store): EmbeddingStore and online ranking
     "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),

@@ -37,8 +37,9 @@ def test_two_gloo_processes_match_one_process(tiny_data: Any, tmp_path: Path) ->
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])["result"]
-    assert result["world_size"] == 2
+    lines = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert [(m["epoch"], m["epochs"]) for m in lines[:-1]] == [(1, 2), (2, 2)]  # rank 0 only: one line per epoch
+    assert lines[-1]["world_size"] == 2 and lines[-1]["epochs_done"] == 2
 
     log1, log2 = read_arrow(tmp_path / "one" / "train_log.arrow"), read_arrow(tmp_path / "two" / "train_log.arrow")
     assert log1.num_rows == log2.num_rows == 6
