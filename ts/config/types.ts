@@ -16,12 +16,43 @@ export interface WorkersConfig {
   threads: number;
 }
 
-export type DatasetConfig = OpenSection;
+/** schemas/config/dataset.schema.json (docs/data.md) */
+export interface DatasetConfig extends OpenSection {
+  source: "synthetic" | "microlens";
+  /** MicroLens directory (absolute once resolved; "" = unset) */
+  dir: string;
+  /** "auto" or a variant name (50k, 100k, synth) */
+  variant: string;
+  pairs: "auto" | "csv" | "tsv";
+  on_bad_row: "error" | "skip";
+  on_missing_video: "error" | "skip" | "keep";
+  synthetic: {
+    preset: "tiny" | "default" | "10k";
+    /** users/items/topics: 0 = the preset's */
+    users: number;
+    items: number;
+    topics: number;
+    seed: number;
+    cold_share: number;
+    width: number;
+    height: number;
+    fps: number;
+    codec: "mpeg4" | "libx264";
+  };
+}
 export type ModelConfig = OpenSection;
 export type ExtractConfig = OpenSection;
 export type RecommenderConfig = OpenSection;
 export type TrainConfig = OpenSection;
-export type EvalConfig = OpenSection;
+/** schemas/config/eval.schema.json (docs/data.md, "Metrics") */
+export interface EvalConfig extends OpenSection {
+  /** cut-offs for HR@K / NDCG@K */
+  ks: number[];
+  /** cold-start slice: train_count ≤ cold_max */
+  cold_max: number;
+  /** long-tail slice: outside the items making this share of training interactions */
+  long_tail_share: number;
+}
 export type ServeConfig = OpenSection;
 
 /** schemas/experiment.schema.json, after defaults. */
