@@ -1,0 +1,91 @@
+// Library function behind `lo-exp bench train`: training throughput (user sequences/s) of the default
+// recommender + train config, measured by the worker op `bench_train` (py/linkedout/train/bench.py).
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { writeFileAtomic } from "../data/index.js";
+import { startWorker } from "../worker/index.js";
+import type { ProgressInfo } from "../worker/protocol.js";
+
+export interface BenchTrainOptions {
+  /** "tiny" = the quick-start backbone's TokenStore shapes; "7b" = LLaVA-OneVision-7B's (d=3584, 7 taps). */
+  preset?: "tiny" | "7b";
+  /** run on cuda:0 (fp32 and bf16 rows) instead of the CPU (fp32) */
+  gpu?: boolean;
+  /** sequences per step; 0/undefined = the train config default (256) */
+  batchSize?: number;
+  steps?: number;
+  warmup?: number;
+  /** torch threads of the worker (CPU) */
+  threads?: number;
+  precisions?: ("fp32" | "bf16" | "fp16")[];
+  /** where to write the JSON result (written to a temporary name, then renamed) */
+  out?: string;
+  onProgress?: (p: ProgressInfo) => void;
+}
+
+export interface BenchTrainRow {
+  what: "train";
+  preset: string;
+  device: string;
+  precision: string;
+  threads: number;
+  batch_sequences: number;
+  items_per_batch: number;
+  steps: number;
+  step_s: number;
+  sequences_per_s: number;
+  items_per_s: number;
+  parameters: number;
+  d_model: number;
+  taps: number;
+  merged_tokens: number;
+  new_tokens: number;
+  prompts: number;
+  peak_rss_mb: number;
+  peak_gpu_mb: number | null;
+}
+
+export interface BenchTrainResult {
+  bench: "train";
+  rows: BenchTrainRow[];
+  date: string;
+}
+
+/** Start one worker, run the `bench_train` op, optionally write the JSON, return it. */
+export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTrainResult> {
+  const w = await startWorker({ device: opts.gpu ? "cuda:0" : "cpu", threads: opts.threads ?? 1, startTimeoutS: 300 });
+  try {
+    const args: Record<string, unknown> = { preset: opts.preset ?? "tiny" };
+    if (opts.batchSize) args.batch_size = opts.batchSize;
+    if (opts.steps) args.steps = opts.steps;
+    if (opts.warmup !== undefined) args.warmup = opts.warmup;
+    if (opts.precisions?.length) args.precisions = opts.precisions;
+    const r = await w.call<{ rows: BenchTrainRow[] }>("bench_train", args, opts.onProgress ? { onProgress: opts.onProgress } : {});
+    const result: BenchTrainResult = { bench: "train", rows: r.result.rows, date: new Date().toISOString() };
+    if (opts.out) {
+      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+      writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
+    }
+    return result;
+  } finally {
+    await w.close();
+  }
+}
+
+/** A markdown table of a result (what docs/benchmarks.md records). */
+export function formatBenchTrain(r: BenchTrainResult): string {
+  const lines = [
+    "train benchmark — default recommender (compressor + MoE + SASRec) and train config, one real train_step per step",
+    "",
+    "| preset | device | precision | threads | batch (seq) | items/batch | step s | sequences/s | items/s | params | peak RSS MB | peak GPU MB |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const x of r.rows) {
+    lines.push(
+      `| ${x.preset} (d=${x.d_model}, ${x.taps} taps) | ${x.device} | ${x.precision} | ${x.threads} | ${x.batch_sequences} | ${x.items_per_batch.toFixed(0)} | ` +
+        `${x.step_s.toFixed(3)} | ${x.sequences_per_s.toFixed(1)} | ${x.items_per_s.toFixed(1)} | ${(x.parameters / 1e6).toFixed(2)}M | ` +
+        `${x.peak_rss_mb.toFixed(0)} | ${x.peak_gpu_mb === null ? "-" : x.peak_gpu_mb.toFixed(0)} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
