@@ -380,6 +380,13 @@ class ShardWriter:
         self.path = store.dir / f"shard-{index}.arrow"
         self.summary_path = store.dir / f"shard-{index}.json"
         self._schema = _arrow_schema(self.settings, {})
+        for other in store.dir.glob("shard-*.json"):
+            n = json.loads(other.read_text()).get("num_shards")
+            if n is not None and n != num_shards:
+                raise TokenStoreError(
+                    f"{other}: this store was split into {n} shards, not {num_shards}; keep extract.shard_size "
+                    "unchanged while a store is unfinished (or extract into a fresh store)"
+                )
 
     # -- reading back what is already on disk --------------------------------------------------
 

@@ -160,6 +160,15 @@ def test_settings_mismatch_and_bad_shapes_are_refused(tmp_path: Path) -> None:
         settings(taps=(3, 1))
 
 
+def test_a_different_shard_count_is_refused(tmp_path: Path) -> None:
+    s = settings()
+    w = TokenStoreWriter(tmp_path / "st", s).shard(0, 2)
+    w.write_part(random_batch(s, ["a"]))
+    w.finalize(["a"])
+    with pytest.raises(TokenStoreError, match="split into 2 shards, not 3"):
+        TokenStoreWriter(tmp_path / "st", s).shard(1, 3)
+
+
 def test_duplicate_rows_across_shards_are_an_error(tmp_path: Path) -> None:
     s = settings()
     tw = TokenStoreWriter(tmp_path / "st", s)
