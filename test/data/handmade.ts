@@ -1,6 +1,6 @@
 // A hand-made MicroLens directory (12 users) whose split and popularity ranks are worked out by hand
 // below. Shared by test/data/*.test.ts and test/metrics/*.test.ts.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -57,12 +57,23 @@ export const EXPECTED = {
   popValidRanks: { u01: 6, u04: 3 } as Record<string, number>,
 };
 
+let root: string | null = null;
+/** One temp folder per test process, removed at exit (describe bodies build fixtures even when --grep skips their tests). */
+function fixtureRoot(): string {
+  if (!root) {
+    const r = mkdtempSync(join(tmpdir(), "lo-handmade-"));
+    process.once("exit", () => rmSync(r, { recursive: true, force: true }));
+    root = r;
+  }
+  return root;
+}
+
 /**
  * Write the pairs csv with rows interleaved across users (not in time order), a titles csv, and a
  * video + cover file for every item (bytes are irrelevant to the loader). Returns the directory.
  */
 export function writeHandmade(opts: { variant?: string; titles?: boolean; videos?: boolean; extraCsv?: string } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "lo-handmade-"));
+  const dir = mkdtempSync(join(fixtureRoot(), "d-"));
   const v = opts.variant ?? "50k";
   const rows: [string, string, number][] = [];
   for (const [user, items] of Object.entries(SEQUENCES)) items.forEach((item, k) => rows.push([user, item, 10_000 + 100 * k]));
