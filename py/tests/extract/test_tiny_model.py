@@ -66,3 +66,22 @@ def test_bad_sizes_and_missing_path_are_clear_errors(tmp_path: Path) -> None:
         build_tiny_model(tmp_path / "x", image_size=20)
     with pytest.raises(FileNotFoundError, match="model.path"):
         load_backbone(str(tmp_path / "nope"))
+
+
+def test_seven_b_configuration_builds_on_meta_with_the_7b_shapes() -> None:
+    """The --gpu benchmark's model, without weights: 8.03 B parameters, 28 layers of d = 3584, 196 video
+    tokens per 384 px frame, taps every 4th layer."""
+    import torch
+
+    from linkedout.extract.extractor import ExtractSettings, Extractor
+    from linkedout.extract.tiny_model import build_random_7b
+
+    b = build_random_7b(torch.device("meta"))
+    assert b.num_layers == 28 and b.d_model == 3584
+    assert 8.0e9 < sum(p.numel() for p in b.model.parameters()) < 8.1e9
+    assert Extractor(b, ExtractSettings()).taps == [3, 7, 11, 15, 19, 23, 27]
+    text = b.processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Describe."}]}], add_generation_prompt=True
+    )
+    ids = b.processor(text=[text], videos=[np.zeros((8, 384, 384, 3), dtype=np.uint8)], return_tensors="pt")["input_ids"][0]
+    assert int((ids == b.model.config.video_token_index).sum()) == 8 * 14 * 14 + 1
