@@ -23,15 +23,16 @@ const sha = (path: string) => createHash("sha256").update(readFileSync(path)).di
 describe("data/synth: the synthetic MicroLens-format dataset", function () {
   this.timeout(120_000);
   let worker: WorkerClient;
-  const root = mkdtempSync(join(tmpdir(), "lo-synth-"));
+  let root = "";
   const small = { preset: "tiny" as const, users: 80, items: 36, seed: 7 };
 
   before(async () => {
+    root = mkdtempSync(join(tmpdir(), "lo-synth-"));
     worker = await startWorker({ device: "cpu", threads: 1 });
   });
   after(async () => {
     await worker?.close();
-    rmSync(root, { recursive: true, force: true });
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it("a WorkerClient is a RenderWorker", () => {

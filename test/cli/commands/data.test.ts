@@ -10,8 +10,9 @@ const run = (...args: string[]) => execa("node", [cli, ...args], { reject: false
 
 describe("cli: lo-exp data synth|stats|split (real processes)", function () {
   this.timeout(120_000);
-  const root = mkdtempSync(join(tmpdir(), "lo-cli-data-"));
-  after(() => rmSync(root, { recursive: true, force: true }));
+  let root = "";
+  before(() => (root = mkdtempSync(join(tmpdir(), "lo-cli-data-"))));
+  after(() => root && rmSync(root, { recursive: true, force: true }));
 
   it("synth writes a dataset; stats prints the Table 1 rows; split writes the four Arrow files", async () => {
     const out = join(root, "synth");
