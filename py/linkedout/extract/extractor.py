@@ -138,14 +138,13 @@ class Extractor:
         mask = attention_mask.bool().cpu()
         b, length = mask.shape
         m = self.settings.merged_tokens
-        prefill = torch.stack(cap.prefill, dim=1)  # [B, taps, L, d]
         new = torch.stack(cap.decode, dim=1).float().cpu()  # [B, taps, G-1, d]
         rows_merged, rows_size, means, lasts, n_old = [], [], [], [], []
         for r in range(b):
             n = int(mask[r].sum())
             if not bool(mask[r, length - n :].all()):
                 raise RuntimeError("attention mask is not left-padded; set tokenizer.padding_side='left'")
-            old = prefill[r, :, length - n :].float()  # [taps, n, d]
+            old = torch.stack([p[r, length - n :] for p in cap.prefill]).float()  # [taps, n, d]; no [B, taps, L, d] copy
             merged, size = tome_merge(old, m)
             rows_merged.append(merged.cpu())
             rows_size.append(size.cpu())
