@@ -21,6 +21,7 @@ from linkedout.store.serving import Answer, Query, QueryError, RankingService, S
 from linkedout.store.serving_model import TrainedModel, catalogue_of, embed_catalogue, embed_new_items, load_trained_model
 from linkedout.store.token_store import TokenStore
 from linkedout.train.data import Catalogue, ContentSource, open_content
+from linkedout.train.spec import TrainSpec
 from linkedout.worker.op import FrameValue, OpContext, OpError, OpResult
 
 STORE_DIR = "embeddings"
@@ -31,15 +32,22 @@ def _store_dir(args: dict[str, Any]) -> Path:
 
 
 def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
-    """Write ``<run_dir>/embeddings`` (or ``out``): z_v and π of every items.arrow row, keyed by item id."""
+    """Write ``<run_dir>/embeddings`` (or ``out``): z_v and π of every items.arrow row, keyed by item id.
+
+    ``split_dir`` and ``token_store`` default to the ones the run was trained with (run_dir/spec.json).
+    """
     run_dir = Path(args["run_dir"])
-    split_dir = Path(args["split_dir"])
+    spec = TrainSpec.read(run_dir / "spec.json") if (run_dir / "spec.json").exists() else None
+    split = args.get("split_dir") or (spec.split_dir if spec else None)
+    if not split:
+        raise OpError("ArgsInvalid", f"{run_dir / 'spec.json'}: missing, so split_dir must be given")
+    split_dir = Path(split)
     trained = load_trained_model(run_dir)
     catalogue = Catalogue.read(split_dir / "items.arrow")
     if len(catalogue) != trained.shapes["n_items"]:
         raise OpError("ArgsInvalid", f"{split_dir / 'items.arrow'}: {len(catalogue)} items, but {trained.checkpoint} "
                                      f"was trained on {trained.shapes['n_items']}: wrong split for this run")
-    token_store = args.get("token_store") or None
+    token_store = args["token_store"] if "token_store" in args else (spec.store if spec else None)
     content = open_content(token_store, catalogue, trained.cfg)
     started = time.monotonic()
     z, gates = embed_catalogue(trained, content, len(catalogue), int(args.get("batch_size", 256)),

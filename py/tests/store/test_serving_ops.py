@@ -29,8 +29,8 @@ def _read(path: Path) -> pa.Table:
 def embedded(trained_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run's store, embedded once; tests that add items work on their own copy (`store_copy`)."""
     out = tmp_path_factory.mktemp("emb") / "embeddings"
-    embed({"run_dir": str(trained_run.run_dir), "split_dir": str(trained_run.split_dir),
-           "token_store": str(trained_run.token_store), "out": str(out)}, {}, OpContext(torch.device("cpu"), {}))
+    # split_dir and token_store come from the run's spec.json
+    embed({"run_dir": str(trained_run.run_dir), "out": str(out)}, {}, OpContext(torch.device("cpu"), {}))
     return out
 
 
@@ -42,6 +42,7 @@ def test_embed_writes_every_catalogue_item_with_the_training_gates(trained_run: 
     assert cat.items == items and cat.n_items == N_ITEMS
     assert store.model_version == load_trained_model(trained_run.run_dir).version
     assert store.manifest["layers"] == [0, 2, 4]
+    assert store.manifest["token_store"] == str(trained_run.token_store.resolve())
     # gates.arrow is written by the training code from the same best weights: π must agree
     gates = _read(trained_run.run_dir / "gates.arrow")
     assert gates.column("item").to_pylist() == items
