@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benchTrain, formatBenchTrain, type BenchTrainResult } from "../../ts/bench/train.js";
+import { benchTrain, trainBenchReport, type BenchTrainResult } from "../../ts/bench/train.js";
+import { formatBenchReport } from "../../ts/worker/bench-report.js";
 
 describe("bench train (real worker, bench_train op)", function () {
   this.timeout(120_000);
@@ -27,7 +28,7 @@ describe("bench train (real worker, bench_train op)", function () {
     expect(progress.at(-1)).to.equal(2);
     const saved = JSON.parse(readFileSync(out, "utf8")) as BenchTrainResult;
     expect(saved.rows[0]!.step_s).to.equal(row.step_s);
-    const table = formatBenchTrain(r);
-    expect(table).to.contain("| tiny (d=64, 2 taps) | cpu | fp32 |");
+    const table = formatBenchReport(trainBenchReport(r));
+    expect(table).to.match(/\| tiny \(d=64, 2 taps\) \| cpu +\| fp32 +\|/);
   });
 });

@@ -5,6 +5,7 @@ import { dirname, resolve } from "node:path";
 import { writeFileAtomic } from "../data/index.js";
 import { startWorker } from "../worker/index.js";
 import type { ProgressInfo } from "../worker/protocol.js";
+import type { BenchReport } from "../worker/bench-report.js";
 
 export interface BenchTrainOptions {
   /** "tiny" = the quick-start backbone's TokenStore shapes; "7b" = LLaVA-OneVision-7B's (d=3584, 7 taps). */
@@ -72,20 +73,30 @@ export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTra
   }
 }
 
-/** A markdown table of a result (what docs/benchmarks.md records). */
-export function formatBenchTrain(r: BenchTrainResult): string {
-  const lines = [
-    "train benchmark — default recommender (compressor + MoE + SASRec) and train config, one real train_step per step",
-    "",
-    "| preset | device | precision | threads | batch (seq) | items/batch | step s | sequences/s | items/s | params | peak RSS MB | peak GPU MB |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const x of r.rows) {
-    lines.push(
-      `| ${x.preset} (d=${x.d_model}, ${x.taps} taps) | ${x.device} | ${x.precision} | ${x.threads} | ${x.batch_sequences} | ${x.items_per_batch.toFixed(0)} | ` +
-        `${x.step_s.toFixed(3)} | ${x.sequences_per_s.toFixed(1)} | ${x.items_per_s.toFixed(1)} | ${(x.parameters / 1e6).toFixed(2)}M | ` +
-        `${x.peak_rss_mb.toFixed(0)} | ${x.peak_gpu_mb === null ? "-" : x.peak_gpu_mb.toFixed(0)} |`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
+const TRAIN_COLUMNS = ["preset", "device", "precision", "threads", "batch (seq)", "items/batch", "step s", "sequences/s", "items/s", "params", "peak RSS MB", "peak GPU MB"];
+
+/** Rows of a result as a bench table (rendered by formatBenchReport; what docs/benchmarks.md records). */
+export function trainBenchReport(r: BenchTrainResult): BenchReport {
+  const rows = r.rows.map((x) => [
+    `${x.preset} (d=${x.d_model}, ${x.taps} taps)`, x.device, x.precision, x.threads, x.batch_sequences, x.items_per_batch.toFixed(0),
+    x.step_s.toFixed(3), x.sequences_per_s.toFixed(1), x.items_per_s.toFixed(1), `${(x.parameters / 1e6).toFixed(2)}M`,
+    x.peak_rss_mb.toFixed(0), x.peak_gpu_mb === null ? "-" : x.peak_gpu_mb.toFixed(0),
+  ]);
+  const title = "train — default recommender (compressor + MoE + SASRec) and train config; one real train_step per step, median";
+  return { name: "train", tables: [{ title, columns: TRAIN_COLUMNS, rows }], json: { ...r } };
+}
+
+/**
+ * `lo-exp bench train`: the quick-start shapes at the default batch (256), then the LLaVA-OneVision-7B
+ * shapes at batch 16 (CPU memory); `quick` = tiny shapes, batch 32, 2 steps.
+ */
+export async function runTrainBench(o: { quick: boolean; log: (line: string) => void; threads?: number }): Promise<BenchReport> {
+  const threads = o.threads ?? 2;
+  const progress = (p: ProgressInfo) => o.log(`bench train: ${p.message ?? ""} (${p.done}/${p.total ?? "?"})`);
+  const runs: BenchTrainOptions[] = o.quick
+    ? [{ preset: "tiny", batchSize: 32, steps: 2, warmup: 1 }]
+    : [{ preset: "tiny", steps: 3, warmup: 1 }, { preset: "7b", batchSize: 16, steps: 2, warmup: 1 }];
+  const rows: BenchTrainRow[] = [];
+  for (const run of runs) rows.push(...(await benchTrain({ ...run, threads, onProgress: progress })).rows);
+  return trainBenchReport({ bench: "train", rows, date: new Date().toISOString() });
 }

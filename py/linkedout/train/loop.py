@@ -249,9 +249,12 @@ def train(spec: TrainSpec, device: torch.device | None = None, progress: Progres
     `python -m linkedout.train` both call this."""
     cfg, tcfg = spec.recommender, spec.train
     dctx = DistContext.from_env(spec.device if device is None else device.type)
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         return _train(spec, cfg, tcfg, dctx, device or resolve_device(spec.device, dctx), progress)
     finally:
+        # a worker process runs other ops afterwards (extraction on GPU has no deterministic kernels for all ops)
+        torch.use_deterministic_algorithms(was_deterministic)
         if dctx.owns_group:
             dist.destroy_process_group()
 
