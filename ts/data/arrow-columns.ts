@@ -6,19 +6,14 @@ import { Field, List, makeData, makeVector, Utf8, type Data, type Table, type Ve
 function utf8Data(values: readonly string[]): Data<Utf8> {
   const offsets = new Int32Array(values.length + 1);
   let bytes = 0;
-  const encoded = values.map((v, i) => {
-    const b = Buffer.from(v, "utf8");
-    bytes += b.length;
+  for (let i = 0; i < values.length; i++) {
+    bytes += Buffer.byteLength(values[i]!, "utf8");
     offsets[i + 1] = bytes;
-    return b;
-  });
-  const data = new Uint8Array(bytes);
-  let at = 0;
-  for (const b of encoded) {
-    data.set(b, at);
-    at += b.length;
   }
-  return makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data });
+  // One allocation, strings written in place (no per-string Buffer).
+  const data = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < values.length; i++) data.write(values[i]!, offsets[i]!, "utf8");
+  return makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data: new Uint8Array(data.buffer, data.byteOffset, bytes) });
 }
 
 /** A utf8 column without nulls. */
@@ -38,9 +33,33 @@ export function utf8ListVector(lists: readonly (readonly string[])[]): Vector<Li
   return makeVector(makeData({ type, length: lists.length, nullCount: 0, valueOffsets: offsets, child: utf8Data(flat) }));
 }
 
+const asciiCache = new WeakMap<Uint8Array, string | null>();
+
+/** The whole values buffer as one string when it is pure ASCII (then byte offsets = string offsets). */
+function asciiText(values: Uint8Array): string | null {
+  let text = asciiCache.get(values);
+  if (text !== undefined) return text;
+  text = null;
+  let ascii = true;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) text = Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("latin1");
+  asciiCache.set(values, text);
+  return text;
+}
+
 function decodeUtf8Chunk(d: Data<Utf8>, from: number, to: number, out: string[]): void {
   const offsets = d.valueOffsets as Int32Array;
   const values = d.values as Uint8Array;
+  const text = asciiText(values);
+  if (text !== null) {
+    for (let i = from; i < to; i++) out.push(text.slice(offsets[d.offset + i]!, offsets[d.offset + i + 1]!));
+    return;
+  }
   const buf = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
   for (let i = from; i < to; i++) out.push(buf.toString("utf8", offsets[d.offset + i]!, offsets[d.offset + i + 1]!));
 }
