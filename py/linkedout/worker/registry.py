@@ -13,7 +13,7 @@ from linkedout.report.ops import plot_report
 from . import builtin_ops
 from linkedout.extract import ops as extract_ops
 from .op import Op, TensorSpec
-from linkedout.store import serving_ops
+from linkedout.store import serving_bench, serving_ops
 from linkedout.train import ops as train_ops
 
 _FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
@@ -41,6 +41,7 @@ OPS: dict[str, Op] = {
     "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),
     "add_items": Op(handler=serving_ops.add_items, args_schema="add_items", frames={}, progress=True),
+    "bench_serve": Op(handler=serving_bench.bench_serve, args_schema="bench_serve", frames={}, progress=True),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }

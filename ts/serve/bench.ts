@@ -1,0 +1,255 @@
+// `lo-exp bench serve`: the paper's Table 5 measured side by side on one catalogue (worker op
+// `bench_serve`, py/linkedout/store/serving_bench.py, says exactly what each row times), then a bounded
+// loopback load test of the real HTTP service. docs/serving.md explains the rows; docs/benchmarks.md
+// records a run next to the paper's numbers.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startWorker, type ProgressInfo } from "../worker/index.js";
+import type { BenchReport, BenchTable } from "../worker/bench-report.js";
+import { serveDefaults, type ServeBenchSettings } from "./config.js";
+import { startRankingService } from "./server.js";
+
+export interface BenchRow {
+  path: "a" | "b" | "c" | "d";
+  catalogue: number;
+  p50_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  n: number;
+  batch?: number;
+  batched_ms?: number;
+  batched_qps?: number;
+  extrapolated_from_candidates?: number;
+  measured_ms_per_candidate?: number;
+}
+
+export interface LoadTestResult {
+  clients: number;
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  requests_per_s: number;
+  worker_calls: number;
+  mean_batch: number;
+  /** RSS (MB) of the Node front and of the Python worker after the first and the second half */
+  rss_mb: { node: [number, number]; worker: [number, number] };
+  memory_growth_mb: number;
+}
+
+export interface ServeBenchResult {
+  bench: "serve";
+  threads: number;
+  shapes: Record<string, unknown>;
+  rows: BenchRow[];
+  load: LoadTestResult | null;
+  speedup_vs_paper_path_20k: number | null;
+  p50_ms_20k: number | null;
+  batched_vs_bare_20k: number | null;
+  date: string;
+}
+
+export interface BenchServeOptions extends Partial<ServeBenchSettings> {
+  /** torch threads of the bench worker and of the service worker (default 1) */
+  threads?: number;
+  paperBudgetS?: number;
+  onProgress?: (p: ProgressInfo) => void;
+  log?: (line: string) => void;
+}
+
+const PATH_NAMES: Record<BenchRow["path"], string> = {
+  a: "(a) direct VLLM ranking",
+  b: "(b) paper online path: MoE fusion per query + ranking",
+  c: "(c) ours: stored z_v + user tower + top-K",
+  d: "(d) bare matmul + top-K",
+};
+
+function rssMb(pid: number | "self"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  return kb ? Number(kb[1]) / 1024 : NaN;
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** A small deterministic PRNG (mulberry32) for the load test's request mix. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * N concurrent clients send `requests` POST /recommend in total (history of 10 random catalogue ids,
+ * k = 10) over keep-alive loopback connections. Two halves, RSS read after each: flat memory means the
+ * second half grows neither process.
+ */
+export async function loadTest(url: string, workerPid: number, nItems: number, clients: number, requests: number,
+                               stats: () => { calls: number; queries: number }): Promise<LoadTestResult> {
+  const next = rng(7);
+  const id = (i: number) => `i${String(i).padStart(7, "0")}`;
+  const bodies = Array.from({ length: Math.min(requests, 4096) }, () =>
+    JSON.stringify({ history: Array.from({ length: 10 }, () => id(Math.floor(next() * nItems))), k: 10 }),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  async function client(limit: number): Promise<void> {
+    while (sent < limit) {
+      const body = bodies[sent % bodies.length]!;
+      sent += 1;
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`${url}/recommend`, { method: "POST", body, headers: { "content-type": "application/json" } });
+        const json = (await res.json()) as { items?: unknown[] };
+        if (res.status !== 200 || !Array.isArray(json.items) || json.items.length !== 10) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  }
+  const before = stats();
+  const half = Math.floor(requests / 2);
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, () => client(half)));
+  const rss1 = { node: rssMb("self"), worker: rssMb(workerPid) };
+  await Promise.all(Array.from({ length: clients }, () => client(requests)));
+  const seconds = (performance.now() - started) / 1000;
+  const rss2 = { node: rssMb("self"), worker: rssMb(workerPid) };
+  const after = stats();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const calls = after.calls - before.calls;
+  return {
+    clients,
+    requests: latencies.length,
+    errors,
+    p50_ms: percentile(sorted, 50),
+    p99_ms: percentile(sorted, 99),
+    requests_per_s: latencies.length / seconds,
+    worker_calls: calls,
+    mean_batch: calls ? (after.queries - before.queries) / calls : 0,
+    rss_mb: { node: [rss1.node, rss2.node], worker: [rss1.worker, rss2.worker] },
+    memory_growth_mb: rss2.node - rss1.node + (rss2.worker - rss1.worker),
+  };
+}
+
+export async function benchServe(opts: BenchServeOptions = {}): Promise<ServeBenchResult> {
+  const d = { ...serveDefaults().bench, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ServeBenchSettings;
+  const threads = opts.threads ?? 1;
+  const work = mkdtempSync(path.join(tmpdir(), "lo-bench-serve-"));
+  try {
+    const loadRunDir = path.join(work, "load-run");
+    const worker = await startWorker({ device: "cpu", threads, startTimeoutS: 300 });
+    let result: { rows: BenchRow[]; threads: number; shapes: Record<string, unknown> };
+    try {
+      const r = await worker.call<typeof result>("bench_serve", {
+        catalogues: d.catalogues,
+        queries: d.queries,
+        batch: d.batch,
+        vllm_queries: d.vllm_queries,
+        vllm_candidates: d.vllm_candidates,
+        paper_budget_s: opts.paperBudgetS ?? 20,
+        work_dir: work,
+        load_run_dir: d.load_requests > 0 ? loadRunDir : undefined,
+        load_catalogue: d.catalogues[0],
+      }, { onProgress: (p) => { opts.onProgress?.(p); if (p.message) opts.log?.(p.message); } });
+      result = r.result;
+    } finally {
+      await worker.close();
+    }
+    let load: LoadTestResult | null = null;
+    if (d.load_requests > 0) {
+      opts.log?.(`load test: ${d.load_clients} clients x ${d.load_requests} requests over loopback HTTP`);
+      const svc = await startRankingService({ runDir: loadRunDir, overrides: { port: 0, threads } });
+      try {
+        // warm up: connections, the worker's first calls
+        await loadTest(svc.url, svc.backend.workerPid, d.catalogues[0]!, d.load_clients, Math.min(200, d.load_requests), () => ({ ...svc.backend.stats }));
+        load = await loadTest(svc.url, svc.backend.workerPid, d.catalogues[0]!, d.load_clients, d.load_requests, () => ({ ...svc.backend.stats }));
+      } finally {
+        await svc.close();
+      }
+    }
+    const row = (p: BenchRow["path"], n: number) => result.rows.find((r) => r.path === p && r.catalogue === n);
+    const b20 = row("b", 20000);
+    const c20 = row("c", 20000);
+    const d20 = row("d", 20000);
+    return {
+      bench: "serve",
+      threads: result.threads,
+      shapes: result.shapes,
+      rows: result.rows,
+      load,
+      speedup_vs_paper_path_20k: b20 && c20 ? b20.p50_ms / c20.p50_ms : null,
+      p50_ms_20k: c20 ? c20.p50_ms : null,
+      batched_vs_bare_20k: c20?.batched_ms && d20?.batched_ms ? c20.batched_ms / d20.batched_ms : null,
+      date: new Date().toISOString(),
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const fmt = (v: number | undefined | null, digits = 3): string => (v === undefined || v === null || Number.isNaN(v) ? "-" : v >= 1000 ? Math.round(v).toLocaleString("en-US") : v.toFixed(digits));
+
+/** The `serve` entry of `lo-exp bench`: `quick` = 20k only, fewer queries, a shorter load test. */
+export async function runServeBench(o: { quick?: boolean; log?: (line: string) => void; threads?: number } = {}): Promise<BenchReport> {
+  const r = await benchServe(
+    o.quick
+      ? { catalogues: [20000], queries: 100, vllm_queries: 1, load_requests: 400, paperBudgetS: 5, threads: o.threads, log: o.log }
+      : { threads: o.threads, log: o.log },
+  );
+  return serveReport(r);
+}
+
+export function serveReport(r: ServeBenchResult): BenchReport {
+  const rows = r.rows
+    .slice()
+    .sort((x, y) => x.catalogue - y.catalogue || x.path.localeCompare(y.path))
+    .map((x) => [
+      PATH_NAMES[x.path],
+      x.catalogue.toLocaleString("en-US"),
+      fmt(x.p50_ms),
+      fmt(x.p99_ms),
+      x.batched_ms !== undefined ? `${fmt(x.batched_ms, 1)} (${x.batch})` : "-",
+      x.batched_qps !== undefined ? fmt(x.batched_qps, 0) : "-",
+      x.path === "a" ? `extrapolated from ${x.extrapolated_from_candidates} candidates (${fmt(x.measured_ms_per_candidate, 1)} ms each)` : `${x.n} queries`,
+    ]);
+  const tables: BenchTable[] = [
+    {
+      title: `serve — paper Table 5 on CPU (${r.threads} torch thread(s)); history 10, k 10; shapes ${JSON.stringify(r.shapes)}. ` +
+        `speedup_vs_paper_path_20k ${fmt(r.speedup_vs_paper_path_20k, 1)} (goal ≥ 10), p50_ms_20k ${fmt(r.p50_ms_20k)} (goal < 1), ` +
+        `batched_vs_bare_20k ${fmt(r.batched_vs_bare_20k, 2)} (goal ≤ 1.5)`,
+      columns: ["path", "catalogue", "p50 ms/query", "p99 ms/query", "batched ms (batch)", "batched queries/s", "note"],
+      rows,
+    },
+    {
+      title: "paper Table 5 (one H100, LLaVA-OneVision-7B, MicroLens-100K ≈ 19.7k items)",
+      columns: ["path", "ms/query"],
+      rows: [
+        ["direct VLLM ranking", "5,510"],
+        ["LinkedOut online = MoE fusion + ranking", "5.964 = 5.1 + 0.846"],
+      ],
+    },
+  ];
+  if (r.load) {
+    const l = r.load;
+    tables.push({
+      title: `serve — loopback HTTP load test (${fmt(r.rows.find((x) => x.path === "c")?.catalogue, 0)} items, one worker, micro-batching)`,
+      columns: ["clients", "requests", "errors", "p50 ms", "p99 ms", "requests/s", "mean batch", "RSS node MB (½ → end)", "RSS worker MB (½ → end)"],
+      rows: [[l.clients, l.requests, l.errors, fmt(l.p50_ms, 2), fmt(l.p99_ms, 2), fmt(l.requests_per_s, 0), fmt(l.mean_batch, 1),
+        `${fmt(l.rss_mb.node[0], 0)} → ${fmt(l.rss_mb.node[1], 0)}`, `${fmt(l.rss_mb.worker[0], 0)} → ${fmt(l.rss_mb.worker[1], 0)}`]],
+    });
+  }
+  return { name: "serve", tables, json: r as unknown as Record<string, unknown> };
+}
