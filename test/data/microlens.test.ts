@@ -66,6 +66,8 @@ describe("data/microlens: loader", () => {
     expect(errorOf(() => loadMicroLens(dir, { onBadRow: "skip" })).message).to.equal(
       `${pairs}:1: wrong header 'user_id,item_id,time' (expected 'user,item,timestamp')`,
     );
+    writeFileSync(pairs, "userID,videoID,timestamp\nu1,a,1\n"); // the column names of MicroLens's readme
+    expect(loadMicroLens(dir, { onMissingVideo: "keep" }).interactions).to.deep.equal([{ user: "u1", item: "a", timestamp: 1, line: 2 }]);
   });
 
   const badRows: [string, string, string][] = [

@@ -165,7 +165,8 @@ function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Inte
       if (header) {
         header = false;
         const got = fields.map((f) => f.trim().toLowerCase()).join(",");
-        if (got !== "user,item,timestamp") {
+        // MicroLens's readme names the columns userID, videoID, timestamp; the files say user,item,timestamp.
+        if (got !== "user,item,timestamp" && got !== "userid,videoid,timestamp") {
           throw new DataError(`${path}:${line}: wrong header '${fields.join(",")}' (expected 'user,item,timestamp')`);
         }
         continue;
