@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError, type CliCommand } from "./command.js";
+import { benchCommand } from "./commands/bench.js";
 import { configCommand } from "./commands/config.js";
 import { dataCommand } from "./commands/data.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -11,7 +12,7 @@ import { serveCommand } from "./commands/serve.js";
 import { addItemsCommand } from "./commands/add-items.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand];
+const commands: CliCommand<any>[] = [benchCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)

@@ -15,7 +15,8 @@ import type { ChildProcess } from "node:child_process";
 import { execa } from "execa";
 import * as zmq from "zeromq";
 import type { Table } from "apache-arrow";
-import { decodeTable, decodeTensor, encodeTable, encodeTensor, TensorCodecError, type Tensor } from "./codec.js";
+import { decodeTable, decodeTensor, encodeChunks, tensorToTable, TensorCodecError, type Tensor } from "./codec.js";
+import { DEFAULT_SHM_MIN_BYTES, ShmPool, shmRoot, type Slot } from "./shm.js";
 import { WorkerError } from "./errors.js";
 import { findPython, pythonProblem, REPO_ROOT } from "./python.js";
 import {
@@ -30,6 +31,7 @@ import {
 
 export const READY_PREFIX = "LINKEDOUT_READY ";
 export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 30;
+const EMPTY = new Uint8Array(0);
 
 /** An input frame: a tensor (tensor layout) or an Arrow table (table layout). */
 export type InFrame = { name: string; tensor: Tensor } | { name: string; table: Table };
@@ -51,6 +53,12 @@ export interface StartWorkerOptions {
   /** How long to wait for the worker to import torch and bind. Default 120 s. */
   startTimeoutS?: number;
   env?: Record<string, string>;
+  /**
+   * Move tensors of at least `shmMinBytes` through files in a private /dev/shm directory instead of
+   * the socket (same host only). Default: on for ipc:// endpoints where /dev/shm exists.
+   */
+  shm?: boolean;
+  shmMinBytes?: number;
   /** Receives worker stdout/stderr lines (default: kept only as a tail for error messages). */
   onLog?: (line: string, stream: "stdout" | "stderr") => void;
 }
@@ -93,8 +101,12 @@ export interface WorkerInfo {
   versions: Record<string, string>;
 }
 
+/** How many pooled shm files a request offers the worker for its large results. */
+const SHM_OUT_OFFER = 2;
+
 interface Pending {
   op: string;
+  slots: Slot[]; // shm files lent to this request (inputs and offered outputs), returned on settle
   resolve: (r: CallResult<never>) => void;
   reject: (e: Error) => void;
   onProgress?: (p: ProgressInfo) => void;
@@ -121,6 +133,8 @@ export class WorkerClient {
     readonly maxMessageBytes: number,
     private readonly heartbeatTimeoutMs: number,
     private readonly privateDir: string | null,
+    private readonly shm: ShmPool | null,
+    private readonly shmMinBytes: number,
   ) {
     this.exited = new Promise((resolve) => {
       proc.once("exit", (code, signal) => {
@@ -209,7 +223,10 @@ export class WorkerClient {
     }
     const dealer = new zmq.Dealer({ linger: 0, maxMessageSize: maxMessageBytes * 4, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     dealer.connect(bound);
-    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(5, 5 * heartbeatS)) * 1000, privateDir);
+    const useShm = opts.shm ?? (bound.startsWith("ipc://") && shmRoot() !== null);
+    const shm = useShm ? ShmPool.create() : null;
+    const shmMinBytes = opts.shmMinBytes ?? DEFAULT_SHM_MIN_BYTES;
+    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(5, 5 * heartbeatS)) * 1000, privateDir, shm, shmMinBytes);
     client.logTail.push(...logTail);
     client.receiveLoop();
     client.watchdog = setInterval(() => {
@@ -220,7 +237,9 @@ export class WorkerClient {
     }, Math.max(100, Math.min(1000, heartbeatS * 500)));
     client.watchdog.unref();
     try {
-      const hello = await client.call<WorkerInfo>("hello", { protocol: PROTOCOL_VERSION }, { timeoutMs: (opts.startTimeoutS ?? 120) * 1000 });
+      const helloArgs: Record<string, unknown> = { protocol: PROTOCOL_VERSION };
+      if (shm) Object.assign(helloArgs, { shm_dir: shm.dir, shm_min_bytes: shmMinBytes });
+      const hello = await client.call<WorkerInfo>("hello", helloArgs, { timeoutMs: (opts.startTimeoutS ?? 120) * 1000 });
       if (hello.result.protocol !== PROTOCOL_VERSION) {
         throw new WorkerError("ProtocolVersion", `worker speaks protocol ${hello.result.protocol}, this client ${PROTOCOL_VERSION}`);
       }
@@ -233,30 +252,58 @@ export class WorkerClient {
   }
 
   /** Call `op` with JSON `args` and optional frames; resolves with the result or rejects with WorkerError. */
-  call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<CallResult<R>> {
-    if (this.deadReason) return Promise.reject(new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op));
+  async call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<CallResult<R>> {
+    if (this.deadReason) throw new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op);
     const id = randomUUID();
     const descriptors: FrameDescriptor[] = [];
-    const buffers: Uint8Array[] = [];
+    const parts: Uint8Array[] = [];
+    const slots: Slot[] = [];
+    const giveBack = () => slots.forEach((s) => this.shm?.release(s));
+    let size = 0;
     try {
       for (const f of opts.frames ?? []) {
-        const bytes = "tensor" in f ? encodeTensor(f.tensor) : encodeTable(f.table);
-        descriptors.push({ name: f.name, layout: "tensor" in f ? "tensor" : "table", bytes: bytes.byteLength });
-        buffers.push(bytes);
+        const chunks = await encodeChunks("tensor" in f ? tensorToTable(f.tensor) : f.table);
+        const bytes = chunks.reduce((n, c) => n + c.byteLength, 0);
+        size += bytes;
+        if (size > this.maxMessageBytes) break;
+        const layout = "tensor" in f ? "tensor" : "table";
+        if (this.shm && bytes >= this.shmMinBytes) {
+          const slot = this.shm.acquire(bytes);
+          slots.push(slot);
+          this.shm.write(slot, chunks);
+          descriptors.push({ name: f.name, layout, bytes, shm: slot.name });
+          parts.push(EMPTY);
+        } else {
+          descriptors.push({ name: f.name, layout, bytes });
+          parts.push(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+        }
       }
     } catch (err) {
-      return Promise.reject(new WorkerError("TensorInvalid", `op ${op}: ${(err as Error).message}`, op));
+      giveBack();
+      throw new WorkerError(err instanceof TensorCodecError ? "TensorInvalid" : "FramesInvalid", `op ${op}: ${(err as Error).message}`, op);
+    }
+    if (size > this.maxMessageBytes) {
+      giveBack();
+      throw new WorkerError("MessageTooLarge", `op ${op}: request is over ${size} bytes, over the limit of ${this.maxMessageBytes} bytes; pass bulk data as files`, op);
     }
     const header: RequestHeader = { v: PROTOCOL_VERSION, id, op, args, frames: descriptors };
-    const headerText = JSON.stringify(header);
-    const size = Buffer.byteLength(headerText) + buffers.reduce((s, b) => s + b.byteLength, 0);
-    if (size > this.maxMessageBytes) {
-      return Promise.reject(new WorkerError("MessageTooLarge", `op ${op}: request is ${size} bytes, over the limit of ${this.maxMessageBytes} bytes; pass bulk data as files`, op));
+    if (this.shm && op !== "hello") {
+      const offer = this.shm.offer(SHM_OUT_OFFER);
+      if (offer.length) {
+        slots.push(...offer);
+        header.shm_out = offer.map((s) => s.name);
+      }
     }
+    if (this.deadReason) {
+      giveBack();
+      throw new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op);
+    }
+    const headerText = JSON.stringify(header);
     return new Promise<CallResult<R>>((resolve, reject) => {
-      const p: Pending = { op, resolve: resolve as (r: CallResult<never>) => void, reject, onProgress: opts.onProgress };
+      const p: Pending = { op, slots, resolve: resolve as (r: CallResult<never>) => void, reject, onProgress: opts.onProgress };
       if (opts.timeoutMs !== undefined) {
         p.timer = setTimeout(() => {
+          // the worker may still be using the slots: do not reuse them
           this.pending.delete(id);
           reject(new WorkerError("Timeout", `op ${op}: no reply from worker pid ${this.pid} within ${opts.timeoutMs} ms`, op));
         }, opts.timeoutMs);
@@ -264,9 +311,9 @@ export class WorkerClient {
       this.pending.set(id, p);
       // zeromq allows one send at a time per socket: chain them.
       this.sendChain = this.sendChain
-        .then(() => this.dealer.send([headerText, ...buffers]))
+        .then(() => this.dealer.send([headerText, ...parts]))
         .catch((err: Error) => {
-          if (this.pending.delete(id)) reject(new WorkerError("SendFailed", `op ${op}: ${err.message}`, op));
+          if (this.pending.get(id) === p) this.settle(id, p, new WorkerError("SendFailed", `op ${op}: ${err.message}`, op));
         });
     });
   }
@@ -320,13 +367,18 @@ export class WorkerClient {
     }
     try {
       const out: OutFrame[] = header.frames.map((d, i) => {
-        const bytes = frames[i]!;
+        let bytes: Uint8Array = frames[i]!;
+        if (d.shm !== undefined) {
+          if (!this.shm) throw new WorkerError("ReplyInvalid", `op ${p.op}: reply frame '${d.name}' is in shm but this client has no shm directory`, p.op);
+          bytes = this.shm.read(d.shm, d.bytes ?? 0);
+          if (!p.slots.some((s) => s.name === d.shm)) p.slots.push({ name: d.shm, size: d.bytes ?? 0 }); // a new file: ours now
+        }
         const what = `op ${p.op} reply frame '${d.name}'`;
         return d.layout === "tensor" ? { name: d.name, tensor: decodeTensor(bytes, what) } : { name: d.name, table: decodeTable(bytes, what) };
       });
       this.settle(header.id, p, new CallResult(header.result as never, out));
     } catch (err) {
-      const type = err instanceof TensorCodecError ? "TensorInvalid" : "ReplyInvalid";
+      const type = err instanceof WorkerError ? err.type : err instanceof TensorCodecError ? "TensorInvalid" : "ReplyInvalid";
       this.settle(header.id, p, new WorkerError(type, (err as Error).message, p.op));
     }
   }
@@ -334,6 +386,7 @@ export class WorkerClient {
   private settle(id: string, p: Pending, outcome: CallResult<never> | Error): void {
     this.pending.delete(id);
     if (p.timer) clearTimeout(p.timer);
+    if (!this.deadReason) for (const s of p.slots) this.shm?.release(s); // the worker is done with them
     if (outcome instanceof Error) p.reject(outcome);
     else p.resolve(outcome);
   }
@@ -349,6 +402,7 @@ export class WorkerClient {
     }
     this.closing = true;
     this.dealer.close();
+    this.shm?.close();
     if (this.privateDir) rmSync(this.privateDir, { recursive: true, force: true });
   }
 

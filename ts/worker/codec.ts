@@ -15,6 +15,7 @@ import {
   Int64,
   Int8,
   RecordBatch,
+  RecordBatchStreamWriter,
   Schema,
   Struct,
   Table,
@@ -120,6 +121,22 @@ export function tensorToTable(t: Tensor): Table {
 /** Tensor -> Arrow IPC stream bytes. */
 export function encodeTensor(t: Tensor): Uint8Array {
   return tableToIPC(tensorToTable(t), "stream");
+}
+
+/**
+ * The Arrow IPC stream of a table as chunks, without concatenating: the body chunks are views of the
+ * tensor's own memory, so a writer (writev, or one join) copies each byte once.
+ */
+export async function encodeChunks(table: Table): Promise<Uint8Array[]> {
+  const writer = new RecordBatchStreamWriter();
+  writer.write(table);
+  const chunks: Uint8Array[] = [];
+  const drained = (async () => {
+    for await (const c of writer) chunks.push(c);
+  })();
+  writer.close();
+  await drained;
+  return chunks;
 }
 
 /** Arrow table -> Arrow IPC stream bytes ("table" layout). */

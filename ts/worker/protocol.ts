@@ -15,6 +15,8 @@ export interface FrameDescriptor {
   name: string;
   layout: "tensor" | "table";
   bytes?: number;
+  /** the stream is in this file of the client's shm directory; the socket frame is empty */
+  shm?: string;
 }
 export interface RequestHeader {
   v: number;
@@ -22,6 +24,8 @@ export interface RequestHeader {
   op: string;
   args: Record<string, unknown>;
   frames: FrameDescriptor[];
+  /** shm files the worker may overwrite with large results */
+  shm_out?: string[];
 }
 export interface ProgressInfo {
   done: number;

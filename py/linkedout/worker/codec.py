@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -78,8 +78,8 @@ def tensor_to_batch(value: torch.Tensor | np.ndarray) -> pa.RecordBatch:
     return pa.record_batch([array], schema=pa.schema([field]))
 
 
-def _write_stream(batch_or_table: pa.RecordBatch | pa.Table) -> pa.Buffer:
-    """Serialise to an Arrow IPC stream in one exactly-sized buffer (one copy, no regrowth)."""
+def stream_writer(batch_or_table: pa.RecordBatch | pa.Table) -> tuple[Callable[[Any], None], int]:
+    """(write(sink), exact byte size) of the Arrow IPC stream, so callers can pre-size the destination."""
     def write(sink: Any) -> None:
         with pa.ipc.new_stream(sink, batch_or_table.schema) as writer:
             if isinstance(batch_or_table, pa.RecordBatch):
@@ -89,7 +89,13 @@ def _write_stream(batch_or_table: pa.RecordBatch | pa.Table) -> pa.Buffer:
 
     mock = pa.MockOutputStream()
     write(mock)
-    buf = pa.allocate_buffer(mock.size())
+    return write, mock.size()
+
+
+def _write_stream(batch_or_table: pa.RecordBatch | pa.Table) -> pa.Buffer:
+    """Serialise to an Arrow IPC stream in one exactly-sized buffer (one copy, no regrowth)."""
+    write, size = stream_writer(batch_or_table)
+    buf = pa.allocate_buffer(size)
     write(pa.FixedSizeBufferWriter(buf))
     return buf
 

@@ -20,13 +20,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 import torch
 import zmq
 
-from .codec import decode_table, decode_tensor, dtype_name, encode_table, encode_tensor
+from .codec import decode_table, decode_tensor, dtype_name, stream_writer, tensor_to_batch
 from .op import FrameValue, Op, OpContext, OpError, OpResult
 from .protocol import PROTOCOL_VERSION, args_validator, first_error, header_validator
 from .registry import OPS
+from .shm import PeerShm, check_dir, map_input, write_output
 
 READY_PREFIX = "LINKEDOUT_READY "
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 30  # 1 GiB: bulk data goes through files, not the wire
@@ -43,6 +45,7 @@ class _Job:
     op: Op
     args: dict[str, Any]
     frames: dict[str, FrameValue]
+    shm: PeerShm | None = None  # where large results go, if the client offered a directory
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
@@ -58,18 +61,28 @@ def error_header(request_id: str | None, type: str, message: str, tb: str | None
     return {"v": PROTOCOL_VERSION, "id": request_id, "kind": "error", "error": error}
 
 
-def result_parts(request_id: str, out: OpResult) -> list[Any]:
-    """Header + encoded frames of a result reply (frames are Arrow buffers, sent without copying)."""
+def result_parts(request_id: str, out: OpResult, shm: PeerShm | None = None) -> list[Any]:
+    """Header + encoded frames of a result reply.
+
+    Socket frames are Arrow buffers sent without copying; frames of at least `shm.min_bytes` are
+    written into the client's shm directory instead and travel as an empty socket frame.
+    """
     descriptors, buffers = [], []
     for f in out.frames:
-        if isinstance(f.value, (torch.Tensor,)) or hasattr(f.value, "__array__") and not hasattr(f.value, "schema"):
-            buf = encode_tensor(f.value)  # type: ignore[arg-type]
-            layout = "tensor"
+        if isinstance(f.value, pa.Table):
+            layout, data = "table", f.value
         else:
-            buf = encode_table(f.value)  # type: ignore[arg-type]
-            layout = "table"
-        descriptors.append({"name": f.name, "layout": layout, "bytes": buf.size})
-        buffers.append(buf)
+            layout, data = "tensor", tensor_to_batch(f.value)
+        write, nbytes = stream_writer(data)
+        desc: dict[str, Any] = {"name": f.name, "layout": layout, "bytes": nbytes}
+        if shm is not None and nbytes >= shm.min_bytes:
+            desc["shm"] = write_output(shm, write, nbytes)
+            buffers.append(b"")
+        else:
+            buf = pa.allocate_buffer(nbytes)
+            write(pa.FixedSizeBufferWriter(buf))
+            buffers.append(buf)
+        descriptors.append(desc)
     header = {"v": PROTOCOL_VERSION, "id": request_id, "kind": "result", "result": out.result, "frames": descriptors}
     return [_dumps(header), *buffers]
 
@@ -94,6 +107,7 @@ class WorkerServer:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._busy: str | None = None
         self._peers: set[bytes] = set()
+        self._peer_shm: dict[bytes, PeerShm] = {}  # identity -> shm directory offered at hello
         self._out_endpoint = f"inproc://linkedout-out-{uuid.uuid4().hex}"
         self._ctx = zmq.Context()
 
@@ -196,13 +210,20 @@ class WorkerServer:
         if problem:
             reply_error(request_id, "ArgsInvalid", f"op {op_name}: {problem}", op_name)
             return False
+        peer_shm = self._peer_shm.get(identity)
         try:
-            frames = self._decode_frames(op_name, op, header["frames"], parts[2:])
+            frames = self._decode_frames(op_name, op, header["frames"], parts[2:], peer_shm)
+            if header.get("shm_out") and peer_shm is None:
+                raise OpError("FramesInvalid", "header.shm_out given but this client offered no shm_dir at hello")
         except OpError as exc:
             reply_error(request_id, exc.type, f"op {op_name}: {exc.message}", op_name)
             return False
 
-        job = _Job(identity, request_id, op_name, op, header["args"], frames)
+        if op_name == "hello":
+            # The handshake is where a client offers its shm directory; remember it per peer.
+            return self._hello(router, identity, request_id, header["args"])
+        out_shm = None if peer_shm is None else PeerShm(peer_shm.dir, peer_shm.min_bytes, list(header.get("shm_out", [])))
+        job = _Job(identity, request_id, op_name, op, header["args"], frames, out_shm)
         if op.inline:
             for msg in self._run(job, progress_sink=None):
                 router.send_multipart([identity, *msg], copy=False)
@@ -210,7 +231,21 @@ class WorkerServer:
         self._jobs.put(job)
         return False
 
-    def _decode_frames(self, op_name: str, op: Op, descriptors: list[dict[str, Any]], data: list[zmq.Frame]) -> dict[str, FrameValue]:
+    def _hello(self, router: zmq.Socket, identity: bytes, request_id: str, args: dict[str, Any]) -> bool:
+        job = _Job(identity, request_id, "hello", self.ops["hello"], args, {})
+        if "shm_dir" in args:
+            try:
+                shm_dir = check_dir(args["shm_dir"])
+                self._peer_shm[identity] = PeerShm(shm_dir, int(args.get("shm_min_bytes", 1 << 20)))
+            except OpError as exc:
+                router.send_multipart([identity, _dumps(error_header(request_id, exc.type, f"op hello: {exc.message}", op="hello"))])
+                return False
+        for msg in self._run(job, progress_sink=None):
+            router.send_multipart([identity, *msg], copy=False)
+        return False
+
+    def _decode_frames(self, op_name: str, op: Op, descriptors: list[dict[str, Any]], data: list[zmq.Frame],
+                       peer_shm: PeerShm | None) -> dict[str, FrameValue]:
         if len(descriptors) != len(data):
             raise OpError("FramesInvalid", f"header.frames lists {len(descriptors)} frames but {len(data)} followed")
         frames: dict[str, FrameValue] = {}
@@ -218,10 +253,18 @@ class WorkerServer:
             name = desc["name"]
             if name in frames:
                 raise OpError("FramesInvalid", f"header.frames[{i}]: duplicate frame name {name!r}")
-            if "bytes" in desc and desc["bytes"] != len(frame):
-                raise OpError("FramesInvalid", f"frame {name!r}: header says {desc['bytes']} bytes, received {len(frame)} (truncated?)")
             what = f"frame {name!r}"
-            frames[name] = decode_tensor(frame.buffer, what) if desc["layout"] == "tensor" else decode_table(frame.buffer, what)
+            if "shm" in desc:
+                if peer_shm is None:
+                    raise OpError("FramesInvalid", f"{what} is in shm file {desc['shm']} but this client offered no shm_dir at hello")
+                if len(frame):
+                    raise OpError("FramesInvalid", f"{what}: an shm frame's socket frame must be empty, got {len(frame)} bytes")
+                buf: Any = map_input(peer_shm, desc["shm"], desc["bytes"], what)
+            else:
+                if "bytes" in desc and desc["bytes"] != len(frame):
+                    raise OpError("FramesInvalid", f"{what}: header says {desc['bytes']} bytes, received {len(frame)} (truncated?)")
+                buf = frame.buffer
+            frames[name] = decode_tensor(buf, what) if desc["layout"] == "tensor" else decode_table(buf, what)
         if op.frames is not None:
             for name, spec in op.frames.items():
                 if name not in frames:
@@ -249,7 +292,7 @@ class WorkerServer:
         ctx = OpContext(self.device, self.state, progress_sink)
         try:
             out = job.op.handler(job.args, job.frames, ctx)
-            return [result_parts(job.id, out)]
+            return [result_parts(job.id, out, job.shm)]
         except OpError as exc:
             return [[_dumps(error_header(job.id, exc.type, f"op {job.op_name}: {exc.message}", op=job.op_name))]]
         except Exception as exc:  # a handler bug: the caller gets type, message and traceback
