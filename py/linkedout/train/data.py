@@ -132,6 +132,7 @@ class ContentSource:
         self.store_row = np.array([store_index.get(item, -1) for item in catalogue.items], dtype=np.int64)
         if (self.store_row < 0).all():
             raise DataError(f"{store.dir}: the TokenStore has none of the {len(catalogue)} catalogue items (wrong store for this dataset?)")
+        self._fallback_row = int(self.store_row[self.store_row >= 0][0])  # read for missing items, then zeroed
         if cfg.pooling == "compressor":
             self.kinds = ["old_merged", "old_merged_size", "new"]
         elif cfg.pooling == "mean":
@@ -158,15 +159,17 @@ class ContentSource:
         idx = catalogue_indices.cpu().numpy()
         rows = self.store_row[idx]
         present = rows >= 0
-        safe_rows = np.where(present, rows, int(self.store_row[self.store_row >= 0][0]))
+        all_present = bool(present.all())
+        safe_rows = rows if all_present else np.where(present, rows, self._fallback_row)
         tap_sel = torch.tensor(self.taps)
         out: dict[str, torch.Tensor] = {}
         present_t = torch.from_numpy(present)
         for kind in self.kinds:
             t = self.store.get(kind, safe_rows)  # [B, P, T_store, ...]
             t = t.index_select(2, tap_sel) if t.shape[2] != len(self.taps) else t
-            mask_shape = (-1,) + (1,) * (t.dim() - 1)
-            out[kind] = t * present_t.view(mask_shape).to(t.dtype)  # zero rows of missing items
+            if not all_present:
+                t[~present_t] = 0  # missing items: zero rows (the model swaps in its no-content vector)
+            out[kind] = t
         features = ItemFeatures(present=present_t)
         if "old_merged" in out:
             features.old_merged = out["old_merged"]

@@ -9,6 +9,7 @@ Everything runs in float32 without autocast so the same weights always give the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from .data import ContentSource, EvalSplit
 
 @torch.no_grad()
 def catalogue_embeddings(model: LinkedOutRecommender, content: ContentSource | None, n_items: int, batch_size: int,
-                         device: torch.device, progress: "callable | None" = None) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[valid-type]
+                         device: torch.device, progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """z [n_items, d_z] and gates π [n_items, T] (float32, on `device`) for the whole catalogue."""
     was_training = model.training
     model.eval()

@@ -93,6 +93,9 @@ class TrainSpec:
         for key in data:
             if key not in known:
                 raise ConfigError(f"spec.{key}: unknown key (known: {', '.join(sorted(known))})")
+        stop = data.get("stop_after_epoch")
+        if stop is not None and (isinstance(stop, bool) or not isinstance(stop, int) or stop < 1):
+            raise ConfigError(f"spec.stop_after_epoch: expected an integer >= 1 or null, got {stop!r}")
         for key in ("run_dir", "split_dir"):
             if not isinstance(data.get(key), str) or not data[key]:
                 raise ConfigError(f"spec.{key}: required, a directory path")

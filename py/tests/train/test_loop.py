@@ -18,11 +18,11 @@ from linkedout.model.losses import LossWeights
 from linkedout.train.batching import make_batch
 from linkedout.train.checkpoint import CheckpointError
 from linkedout.train.data import Catalogue, EvalSplit, open_content, read_train_sequences
-from linkedout.train.evaluate import rank_split
+from linkedout.train.evaluate import pad_histories, rank_split, rank_targets
 from linkedout.train.loop import DistContext, StepContext, build_model, build_optimizer, model_shapes, train, train_step
 from linkedout.train.ops import rank_op, train_op
 from linkedout.train.spec import TrainSpec
-from linkedout.train.trained import item_embeddings, load_trained
+from linkedout.train.trained import item_embeddings, load_trained, user_tower
 from linkedout.worker.op import OpContext
 
 
@@ -149,6 +149,15 @@ def _check_outputs(run: Path, data: Any) -> None:
     masked = {u: {catalogue.items[i] for i in m} for u, m in zip(valid.users, valid.masked)}
     for row in ranks.to_pylist()[: len(valid)]:
         assert not masked[row["user"]] & set(row["topk"])
+
+    # the stable entry points reproduce the run's own gates and ranks
+    trained = load_trained(run)
+    z, pi_again = item_embeddings(trained, data.store_dir)
+    np.testing.assert_array_equal(pi_again.numpy(), pi)
+    history, lengths = pad_histories(valid.histories, 10)
+    users = user_tower(trained, z[history], lengths)
+    again, _ = rank_targets(users @ z.T, torch.from_numpy(valid.targets), valid.masked, topk=0)
+    assert again.tolist() == ranks.column("rank").to_pylist()[: len(valid)]
 
 
 def _check_rank_op(run: Path, tmp: Path) -> None:
