@@ -11,6 +11,7 @@ interface RequestCase {
   header_text?: string;
   send?: string[];
   fill_bytes?: number;
+  send_empty?: number;
   type: string;
   id: string | null;
   mentions: string;
@@ -131,7 +132,10 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
     for (const c of requests.cases) {
       it(`${c.name}: error ${c.type} naming the problem, then the worker serves the next call`, async () => {
         const head = c.header_text ?? JSON.stringify(c.header);
-        const frames = c.fill_bytes !== undefined ? [Buffer.alloc(c.fill_bytes)] : (c.send ?? []).map((f) => readFileSync(path.join(TENSOR_DIR, f)));
+        const frames =
+          c.fill_bytes !== undefined ? [Buffer.alloc(c.fill_bytes)]
+          : c.send_empty !== undefined ? Array.from({ length: c.send_empty }, () => Buffer.alloc(0))
+          : (c.send ?? []).map((f) => readFileSync(path.join(TENSOR_DIR, f)));
         await raw.send([head, ...frames]);
         const reply = await nextReply();
         expect(reply.kind).to.equal("error");

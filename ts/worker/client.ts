@@ -151,6 +151,10 @@ export class WorkerClient {
   get alive(): boolean {
     return this.deadReason === null;
   }
+  /** The private directory of shm frames, or null when every frame goes over the socket. */
+  get shmDir(): string | null {
+    return this.shm?.dir ?? null;
+  }
   /** Number of calls awaiting a reply. */
   get inFlight(): number {
     return this.pending.size;

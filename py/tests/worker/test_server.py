@@ -99,6 +99,8 @@ def test_bad_request_gets_a_named_error_and_worker_keeps_serving(worker: RawWork
     head = case["header_text"].encode() if "header_text" in case else json.dumps(case["header"]).encode()
     if "fill_bytes" in case:
         frames = [bytes(case["fill_bytes"])]
+    elif "send_empty" in case:
+        frames = [b""] * case["send_empty"]
     else:
         frames = [(TENSOR_DIR / f).read_bytes() for f in case["send"]]
     worker.send([head, *frames])
