@@ -5,6 +5,7 @@ import { CliError, type CliCommand } from "../command.js";
 import { formatBenchReport, type BenchReport } from "../../worker/bench-report.js";
 import { runTransportBench } from "../../worker/bench-transport.js";
 import { runTrainBench } from "../../bench/train.js";
+import { runServeBench } from "../../serve/bench.js";
 
 interface BenchRunOptions {
   quick: boolean;
@@ -22,6 +23,7 @@ const BENCHES: Record<string, BenchEntry> = {
     run: (o) => runTransportBench({ log: o.log, ...(o.quick ? { sizesMb: [1, 16], repeats: 3, smallCalls: 200 } : {}) }),
   },
   train: { describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU", run: (o) => runTrainBench(o) },
+  serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
 };
 
 interface BenchArgs {
