@@ -3,6 +3,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { tableFromIPC } from "apache-arrow";
 import { serveSchemaProblem, startRankingService, type RankingService } from "../../ts/serve/index.js";
+import { loadTest } from "../../ts/serve/bench.js";
 import { trainedRun, type TrainedRun } from "./fixture.js";
 
 interface Reply {
@@ -116,6 +117,17 @@ describe("serve: HTTP ranking service over a trained run (real worker, real HTTP
       await expectGood();
     });
   }
+
+  it("answers a concurrent load with zero errors, ranking batched requests together", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `v${String(i).padStart(5, "0")}`);
+    const before = svc.backend.stats.queries;
+    const r = await loadTest(svc.url, svc.backend.workerPid, ids, 8, 240, () => ({ ...svc.backend.stats }));
+    expect(r.errors).to.equal(0);
+    expect(r.requests).to.equal(240);
+    expect(svc.backend.stats.queries - before).to.equal(240);
+    expect(r.mean_batch).to.be.at.least(1);
+    expect(r.worker_calls).to.be.at.most(240);
+  });
 
   it("survives its worker being killed: 503 for the request in flight, then serves again", async () => {
     const pid = svc.backend.workerPid;

@@ -94,12 +94,11 @@ function rng(seed: number): () => number {
  * k = 10) over keep-alive loopback connections. Two halves, RSS read after each: flat memory means the
  * second half grows neither process.
  */
-export async function loadTest(url: string, workerPid: number, nItems: number, clients: number, requests: number,
+export async function loadTest(url: string, workerPid: number, ids: readonly string[], clients: number, requests: number,
                                stats: () => { calls: number; queries: number }): Promise<LoadTestResult> {
   const next = rng(7);
-  const id = (i: number) => `i${String(i).padStart(7, "0")}`;
   const bodies = Array.from({ length: Math.min(requests, 4096) }, () =>
-    JSON.stringify({ history: Array.from({ length: 10 }, () => id(Math.floor(next() * nItems))), k: 10 }),
+    JSON.stringify({ history: Array.from({ length: 10 }, () => ids[Math.floor(next() * ids.length)]!), k: 10 }),
   );
   const latencies: number[] = [];
   let errors = 0;
@@ -172,10 +171,11 @@ export async function benchServe(opts: BenchServeOptions = {}): Promise<ServeBen
     if (d.load_requests > 0) {
       opts.log?.(`load test: ${d.load_clients} clients x ${d.load_requests} requests over loopback HTTP`);
       const svc = await startRankingService({ runDir: loadRunDir, overrides: { port: 0, threads } });
+      const ids = Array.from({ length: d.catalogues[0]! }, (_, i) => `i${String(i).padStart(7, "0")}`); // write_bench_run's ids
       try {
         // warm up: connections, the worker's first calls
-        await loadTest(svc.url, svc.backend.workerPid, d.catalogues[0]!, d.load_clients, Math.min(200, d.load_requests), () => ({ ...svc.backend.stats }));
-        load = await loadTest(svc.url, svc.backend.workerPid, d.catalogues[0]!, d.load_clients, d.load_requests, () => ({ ...svc.backend.stats }));
+        await loadTest(svc.url, svc.backend.workerPid, ids, d.load_clients, Math.min(200, d.load_requests), () => ({ ...svc.backend.stats }));
+        load = await loadTest(svc.url, svc.backend.workerPid, ids, d.load_clients, d.load_requests, () => ({ ...svc.backend.stats }));
       } finally {
         await svc.close();
       }

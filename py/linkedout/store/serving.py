@@ -101,11 +101,12 @@ class RankingService:
         if not good:
             return answers
         users = self.user_vectors([h for h, _ in rows])  # [B, d_z]
-        scores = users @ self.catalogue.z.T  # [B, n_items]
-        for b, (hist, excl) in enumerate(rows):
-            scores[b, hist] = float("-inf")
-            if excl:
-                scores[b, excl] = float("-inf")
+        scores = users @ self.catalogue.zt  # [B, n_items]
+        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
+        seen = [h + e for h, e in rows]
+        width = max(len(x) for x in seen)
+        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
+        scores.scatter_(1, masked, float("-inf"))
         k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
         top_scores, top_rows = topk_lowest_row_on_ties(scores, k_max)
         for b, i in enumerate(good):
