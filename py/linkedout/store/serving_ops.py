@@ -31,6 +31,14 @@ def _store_dir(args: dict[str, Any]) -> Path:
     return Path(args.get("store_dir") or Path(args["run_dir"]) / STORE_DIR)
 
 
+def _model_run_dir(run_dir: str | Path, store: EmbeddingStore) -> Path:
+    """Where best.pt is: the given run dir, else the checkpoint the store was embedded from (the stage
+    graph keeps the EmbeddingStore in its own stage directory, apart from the training run)."""
+    if (Path(run_dir) / "best.pt").exists() or not store.manifest.get("checkpoint"):
+        return Path(run_dir)
+    return Path(store.manifest["checkpoint"]).parent
+
+
 def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
     """Write ``<run_dir>/embeddings`` (or ``out``): z_v and π of every items.arrow row, keyed by item id.
 
@@ -71,7 +79,7 @@ def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
         return state
     store = EmbeddingStore.open(_store_dir(args))
     mtime = store.manifest_mtime_ns()
-    trained = load_trained_model(args["run_dir"])
+    trained = load_trained_model(_model_run_dir(args["run_dir"], store))
     if trained.version != store.model_version:
         raise OpError("StoreStale", f"{store.path}: made by model version {store.model_version}, but "
                                     f"{trained.checkpoint} is {trained.version}; run the embed stage again")
@@ -119,8 +127,8 @@ def add_items_from_store(run_dir: str | Path, new_store: TokenStore, store_dir: 
                          batch_size: int = 64) -> dict[str, Any]:
     """Embed every item of ``new_store`` (a TokenStore of new videos, same extraction settings as the
     run's) with the trained model and append it to the run's EmbeddingStore."""
-    trained = load_trained_model(run_dir)
     store = EmbeddingStore.open(store_dir or Path(run_dir) / STORE_DIR)
+    trained = load_trained_model(_model_run_dir(run_dir, store))
     items = list(new_store.items)
     if not items:
         raise OpError("NothingToAdd", f"{new_store.dir}: no item was extracted (failed: {len(new_store.failed)})")

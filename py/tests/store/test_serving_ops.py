@@ -124,3 +124,13 @@ def test_an_added_video_is_recommended_at_once_next_to_its_content_twin(
     assert set(top2) == {twin, "fresh-upload"}
     scores = after["answers"][0]["scores"]
     assert scores[0] == pytest.approx(scores[1], rel=1e-5)
+
+
+def test_a_store_directory_alone_is_servable_through_its_recorded_checkpoint(trained_run: Any, embedded: Path) -> None:
+    """The stage graph keeps embeddings/ in its own stage dir: serving finds best.pt via store.json."""
+    assert not (embedded.parent / "best.pt").exists()
+    ctx = OpContext(torch.device("cpu"), {})
+    via_store = recommend({"run_dir": str(embedded.parent), "queries": [{"history": ["v00003"], "k": 5}]}, {}, ctx)
+    via_run = recommend({"run_dir": str(trained_run.run_dir), "store_dir": str(embedded),
+                         "queries": [{"history": ["v00003"], "k": 5}]}, {}, ctx)
+    assert via_store.result["answers"] == via_run.result["answers"]
