@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
 import { readSplit } from "../data/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
+import type { BenchReport } from "../worker/bench-report.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 import { ensureBackbonePath, runExtraction, type BackboneConfig, type ExtractItem, type ExtractSettings } from "./extract.js";
 import { writeFileAtomic } from "./fsutil.js";
@@ -120,8 +121,8 @@ export interface BenchExtractOptions {
   items?: number;
   repeats?: number;
   maxNewTokens?: number;
-  /** where the JSON goes */
-  out: string;
+  /** where the JSON goes (not written when absent) */
+  out?: string;
   threads?: number;
   onProgress?: (p: ProgressInfo) => void;
 }
@@ -174,12 +175,59 @@ export async function benchExtract(opts: BenchExtractOptions): Promise<BenchExtr
     if (opts.maxNewTokens) args.max_new_tokens = opts.maxNewTokens;
     const r = await w.call<BenchExtractResult>("bench_extract", args, { onProgress: opts.onProgress });
     const result = { ...r.result, date: new Date().toISOString() };
-    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
+    if (opts.out) {
+      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+      writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
+    }
     return result;
   } finally {
     await w.close();
   }
+}
+
+/**
+ * The `extract` entry of `lo-exp bench` (ts/cli/commands/bench.ts): tiny model on CPU, or with `gpu`
+ * the 7B configuration with random bf16 weights on cuda:0. `quick`: 3 repeats.
+ */
+export async function runExtractBench(o: { quick?: boolean; gpu?: boolean; log?: (line: string) => void }): Promise<BenchReport> {
+  let last = "";
+  const r = await benchExtract({
+    gpu: o.gpu ?? false,
+    repeats: o.quick ? 3 : 7,
+    onProgress: (p) => {
+      if (p.message && p.message !== last) o.log?.(p.message);
+      last = p.message;
+    },
+  });
+  const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
+  return {
+    name: "extract",
+    tables: [
+      {
+        title: `extract — ${r.model} on ${r.device} (${r.threads} thread(s), ${r.dtype}), taps ${JSON.stringify(r.taps)}, ${r.max_new_tokens} new tokens; hook_overhead ${pct(r.hook_overhead ?? undefined)} (goal ≤ 5%)`,
+        columns: ["batch", "frames", "prompt tokens", "plain s", "hooks s", "hook overhead", "reduce s", "items/s plain", "items/s extract", "s/video", "captured MB/batch", "peak GPU MB plain/hooks"],
+        rows: r.rows.map((x) =>
+          x.error
+            ? [x.batch_size, x.frames, "-", "-", "-", x.error, "-", "-", "-", "-", "-", "-"]
+            : [
+                x.batch_size,
+                x.frames,
+                x.prompt_tokens ?? "-",
+                f(x.plain_s, 3),
+                f(x.hooks_s, 3),
+                pct(x.hook_overhead),
+                f(x.reduce_s, 3),
+                f(x.items_per_s_plain, 1),
+                f(x.items_per_s_extract, 1),
+                f(x.s_per_video, 4),
+                f(x.captured_mb_per_batch, 2),
+                x.peak_gpu_mb_plain !== undefined ? `${f(x.peak_gpu_mb_plain, 0)} / ${f(x.peak_gpu_mb_hooks, 0)}` : "-",
+              ],
+        ),
+      },
+    ],
+    json: r as unknown as Record<string, unknown>,
+  };
 }
 
 const f = (v: number | undefined, digits: number): string => (v === undefined ? "-" : v.toFixed(digits));

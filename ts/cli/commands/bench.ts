@@ -6,9 +6,12 @@ import { formatBenchReport, type BenchReport } from "../../worker/bench-report.j
 import { runTransportBench } from "../../worker/bench-transport.js";
 import { runTrainBench } from "../../bench/train.js";
 import { runServeBench } from "../../serve/bench.js";
+import { runExtractBench } from "../../schedule/extract-cli.js";
 
 interface BenchRunOptions {
   quick: boolean;
+  /** run on cuda:0 where the bench has a GPU path (extract) */
+  gpu: boolean;
   log: (line: string) => void;
 }
 interface BenchEntry {
@@ -23,6 +26,7 @@ const BENCHES: Record<string, BenchEntry> = {
     run: (o) => runTransportBench({ log: o.log, ...(o.quick ? { sizesMb: [1, 16], repeats: 3, smallCalls: 200 } : {}) }),
   },
   train: { describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU", run: (o) => runTrainBench(o) },
+  extract: { describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights", run: (o) => runExtractBench(o) },
   serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
 };
 
@@ -30,6 +34,7 @@ interface BenchArgs {
   what: string;
   json: boolean;
   quick: boolean;
+  gpu: boolean;
   out?: string;
 }
 
@@ -41,12 +46,13 @@ export const benchCommand: CliCommand<BenchArgs> = {
     y
       .positional("what", { type: "string", choices: Object.keys(BENCHES), describe: Object.entries(BENCHES).map(([k, v]) => `${k}: ${v.describe}`).join("; "), demandOption: true })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of tables" })
+      .option("gpu", { type: "boolean", default: false, describe: "GPU path where a bench has one (extract: cuda:0)" })
       .option("quick", { type: "boolean", default: false, describe: "fewer sizes and repeats (a smoke run)" })
       .option("out", { type: "string", describe: "where to write the JSON (default results/bench/<what>.json)" }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     const entry = BENCHES[args.what];
     if (!entry) throw new CliError(`bench: unknown benchmark '${args.what}' (have: ${Object.keys(BENCHES).join(", ")})`);
-    const report = await entry.run({ quick: args.quick, log: (line) => process.stderr.write(`${line}\n`) });
+    const report = await entry.run({ quick: args.quick, gpu: args.gpu, log: (line) => process.stderr.write(`${line}\n`) });
     const out = args.out ?? path.join("results", "bench", `${args.what}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(`${out}.tmp`, JSON.stringify(report.json, null, 2) + "\n");
