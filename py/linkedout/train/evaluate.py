@@ -108,6 +108,8 @@ def rank_split(model: LinkedOutRecommender, z: torch.Tensor, split: EvalSplit, t
     for s in range(start, stop, batch_users):
         e = min(s + batch_users, stop)
         users = user_vectors(model, z, split.histories[s:e])
+        if not torch.isfinite(users).all():
+            raise FloatingPointError(f"{split.name}: user vectors contain NaN/inf (training diverged?)")
         scores = users @ z.T  # [u, n_items]
         r, t = rank_targets(scores, torch.from_numpy(split.targets[s:e]).to(z.device), split.masked[s:e], topk)
         ranks.append(r)

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 
 from linkedout.model.config import ConfigError
-from linkedout.worker.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.store.token_store import TokenStoreError
+from linkedout.worker.op import FrameValue, Handler, OpContext, OpError, OpResult
 
 from .checkpoint import CheckpointError
 from .data import DataError, EvalSplit
@@ -27,7 +28,9 @@ from .spec import TrainSpec
 from .trained import content_source, load_trained
 
 
-def _clear_errors(fn: Any) -> Any:
+def _clear_errors(fn: Handler) -> Handler:
+    """Turn our one-line input errors into OpErrors (no traceback in the reply)."""
+
     def wrapped(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
         try:
             return fn(args, frames, ctx)
@@ -35,7 +38,7 @@ def _clear_errors(fn: Any) -> Any:
             raise OpError("ConfigInvalid", str(err)) from err
         except CheckpointError as err:
             raise OpError("CheckpointInvalid", str(err)) from err
-        except DataError as err:
+        except (DataError, TokenStoreError) as err:
             raise OpError("DataInvalid", str(err)) from err
 
     wrapped.__doc__ = fn.__doc__

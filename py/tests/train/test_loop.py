@@ -23,7 +23,7 @@ from linkedout.train.loop import DistContext, StepContext, build_model, build_op
 from linkedout.train.ops import rank_op, train_op
 from linkedout.train.spec import TrainSpec
 from linkedout.train.trained import item_embeddings, load_trained, user_tower
-from linkedout.worker.op import OpContext
+from linkedout.worker.op import OpContext, OpError
 
 
 torch.set_num_threads(1)
@@ -227,3 +227,14 @@ def test_fp16_on_cpu_and_bad_inputs_are_clear_errors(tiny_data: Any, tmp_path: P
 
     with pytest.raises(DataError, match=r"train\.arrow: row 3: sequence: item 'no-such-video' is not in items\.arrow"):
         train(TrainSpec.from_json(spec))
+    # through the op: one-line typed errors, no traceback needed
+    ctx = OpContext(torch.device("cpu"), {})
+    with pytest.raises(OpError, match=r"train\.arrow: row 3") as err:
+        train_op(spec, {}, ctx)
+    assert err.value.type == "DataInvalid"
+    with pytest.raises(OpError, match=r"recommender\.d_zz: unknown key") as err:
+        train_op({**spec, "recommender": {"d_zz": 3}}, {}, ctx)
+    assert err.value.type == "ConfigInvalid"
+    with pytest.raises(OpError, match=r"manifest\.json: missing") as err:
+        train_op({**tiny_data.spec(tmp_path / "c"), "store": str(tmp_path / "no-store")}, {}, ctx)
+    assert err.value.type == "DataInvalid"
