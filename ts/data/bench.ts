@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeMetrics } from "../metrics/metrics.js";
+import { startWorker } from "../worker/index.js";
 import { popularityRanks } from "../metrics/popularity.js";
 import { loadMicroLens } from "./microlens.js";
 import { Rng } from "./prng.js";
@@ -105,5 +106,15 @@ export async function runDataBench(opts: DataBenchOptions = {}): Promise<DataBen
     };
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The `lo-exp bench data` entry: starts one CPU worker for rendering. `quick`: 10,000 users and the tiny preset. */
+export async function runDataBenchEntry(o: { quick: boolean; log: (line: string) => void }): Promise<DataBenchReport> {
+  const worker = await startWorker({ device: "cpu", threads: 1 });
+  try {
+    return await runDataBench({ worker, log: o.log, ...(o.quick ? { users: 10_000, renderPreset: "tiny" as const } : {}) });
+  } finally {
+    await worker.close();
   }
 }

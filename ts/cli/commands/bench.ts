@@ -7,6 +7,7 @@ import { runTransportBench } from "../../worker/bench-transport.js";
 import { runTrainBench } from "../../bench/train.js";
 import { runServeBench } from "../../serve/bench.js";
 import { runExtractBench } from "../../schedule/extract-cli.js";
+import { runDataBenchEntry } from "../../data/bench.js";
 
 interface BenchRunOptions {
   quick: boolean;
@@ -28,6 +29,7 @@ const BENCHES: Record<string, BenchEntry> = {
   train: { describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU", run: (o) => runTrainBench(o) },
   extract: { describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights", run: (o) => runExtractBench(o) },
   serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
+  data: { describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s", run: (o) => runDataBenchEntry(o) },
 };
 
 interface BenchArgs {
