@@ -33,7 +33,8 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
   this.timeout(60_000);
   let w: WorkerClient;
   before(async () => {
-    w = await startWorker({ device: "cpu", threads: 1, maxMessageBytes: requests.max_message_bytes });
+    // socket-only frames here; test/worker/shm.test.ts covers shm frames
+    w = await startWorker({ device: "cpu", threads: 1, maxMessageBytes: requests.max_message_bytes, shm: false });
   });
   after(async () => {
     await w?.close();
@@ -63,6 +64,14 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
     expect(x.dtype).to.equal("float32");
     expect(x.shape).to.deep.equal([2, 3, 4]);
     expect(Array.from(x.data as Float32Array)).to.deep.equal(Array.from(data));
+  });
+
+  it("round-trips a 768 KiB tensor over the socket bit-exactly", async () => {
+    expect(w.shmDir).to.equal(null);
+    const data = Float32Array.from({ length: 3 << 16 }, (_, i) => Math.sin(i));
+    const back = (await w.call("echo", {}, { frames: [{ name: "x", tensor: tensor("float32", [3, 1 << 16], data) }] })).tensor("x");
+    expect(back.shape).to.deep.equal([3, 1 << 16]);
+    expect(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(Buffer.from(data.buffer))).to.equal(true);
   });
 
   it("round-trips bfloat16 bits, int64 and a 0-d tensor", async () => {
@@ -177,8 +186,9 @@ describe("WorkerClient failure detection", function () {
     try {
       expect((await w2.call("echo", { value: "again" })).result.value).to.equal("again");
     } finally {
-      await w2.close();
+      await w2.close(); // clean shutdown: the shutdown op, then exit code 0
     }
+    expect(await w2.exited).to.deep.equal({ code: 0, signal: null });
   });
 
   it("fails pending calls when heartbeats stop (worker frozen with SIGSTOP)", async () => {
@@ -191,12 +201,6 @@ describe("WorkerClient failure detection", function () {
     expect(e.message).to.match(/op echo: worker pid \d+ on cpu sent no heartbeat for 1\.0 s/);
     await w.exited; // the client SIGKILLs a silent worker
     expect(w.alive).to.equal(false);
-  });
-
-  it("close() shuts the worker down cleanly (exit code 0)", async () => {
-    const w = await startWorker({ device: "cpu", threads: 1 });
-    await w.close();
-    expect(await w.exited).to.deep.equal({ code: 0, signal: null });
   });
 
   it("reports a missing Python environment with the fix", async () => {

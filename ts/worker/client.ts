@@ -47,7 +47,10 @@ export interface StartWorkerOptions {
   endpoint?: string;
   python?: string;
   heartbeatS?: number;
-  /** Fail the worker if nothing arrives for this long. Default max(5, 5 × heartbeatS). */
+  /**
+   * Fail the worker if nothing arrives for this long. Default max(20, 10 × heartbeatS): generous, because
+   * a C extension holding the GIL can delay heartbeats; a dead process is detected at once anyway.
+   */
   heartbeatTimeoutS?: number;
   maxMessageBytes?: number;
   /** How long to wait for the worker to import torch and bind. Default 120 s. */
@@ -230,7 +233,7 @@ export class WorkerClient {
     const useShm = opts.shm ?? (bound.startsWith("ipc://") && shmRoot() !== null);
     const shm = useShm ? ShmPool.create() : null;
     const shmMinBytes = opts.shmMinBytes ?? DEFAULT_SHM_MIN_BYTES;
-    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(5, 5 * heartbeatS)) * 1000, privateDir, shm, shmMinBytes);
+    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(20, 10 * heartbeatS)) * 1000, privateDir, shm, shmMinBytes);
     client.logTail.push(...logTail);
     client.receiveLoop();
     client.watchdog = setInterval(() => {

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 
 export const DEFAULT_SHM_MIN_BYTES = 1 << 20;
 const DEFAULT_POOL_BYTES = 1 << 30;
+const READ_CHUNK = 4 << 20;
 
 export interface Slot {
   name: string;
@@ -103,7 +104,8 @@ export class ShmPool {
       const buf = Buffer.allocUnsafeSlow(bytes);
       let got = 0;
       while (got < bytes) {
-        const n = readSync(fd, buf, got, bytes - got, got);
+        // 4 MiB at a time: measured faster than one call into fresh (not yet faulted-in) memory
+        const n = readSync(fd, buf, got, Math.min(READ_CHUNK, bytes - got), got);
         if (n === 0) throw new Error(`shm file ${name}: ${got} bytes, expected ${bytes} (truncated)`);
         got += n;
       }

@@ -6,7 +6,8 @@ attribute name). A handler has the signature
     def my_op(args: dict[str, Any], frames: dict[str, torch.Tensor | pa.Table], ctx: OpContext) -> OpResult
 
 `args` have already been validated against `schemas/protocol/ops/<op>.args.schema.json`; tensor frames
-are read-only views of the received bytes (clone before modifying in place).
+are read-only views of the received bytes: `.clone()` one before modifying it in place or keeping it
+beyond the call (large frames live in a shared-memory file the client reuses after the reply).
 """
 
 from __future__ import annotations
