@@ -116,6 +116,14 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       const hr10 = metric(readMetrics(join(r.resultsDir, "metrics.arrow")), "overall", "hr", 10);
       expect(table).to.include(hr10.toFixed(4));
     }
+    // ranks.arrow merged from the workers' user shards: every user once per split, top-20 lists kept
+    const ranks = tableFromIPC(readFileSync(join(results, "linkedout", "ranks.arrow"))).toArray();
+    expect(ranks.filter((r) => r.split === "test")).to.have.length(500);
+    for (const r of ranks) {
+      const top = [...r.topk] as string[];
+      expect(top).to.have.length(20);
+      expect(top.includes(r.target)).to.equal(r.rank <= 20);
+    }
     const rowsLast = readMetrics(join(results, "linkedout", "metrics.arrow"));
     expect(rowsLast.filter((r) => r.split === "test" && r.slice === "overall")).to.have.length(4); // hr/ndcg × K 10/20
 

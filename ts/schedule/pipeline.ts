@@ -8,8 +8,8 @@ import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import type { ExperimentConfig } from "../config/index.js";
-import { readSplit, splitDataset, synthesizeDataset, type SynthOptions } from "../data/index.js";
-import { computeMetrics, popularityRanks, readRanks, writeRanks, type MetricsResult, type RankRow } from "../metrics/index.js";
+import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
+import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { findPython } from "../worker/index.js";
 import { fileSha256, writeFileAtomic } from "./fsutil.js";
 import {
@@ -338,7 +338,7 @@ const embedStage: PipelineStage = {
 const modelRankStage: PipelineStage = {
   name: "rank",
   after: ["split", "extract", "train"],
-  version: 1,
+  version: 2,
   skip: (c) => (isPopularity(c) ? "popularity ranking happens in the pop-rank stage" : undefined),
   keyParts: () => ({ ranking: "model" }),
   async run(ctx) {
@@ -365,10 +365,12 @@ const modelRankStage: PipelineStage = {
           ctx.progress({ done, total: jobs.length, unit: "shards" });
         }),
     );
-    const rows: RankRow[] = jobs.flatMap((j) => readRanks(j.out));
-    writeRanks(join(ctx.dir, "ranks.arrow"), rows);
+    // concatenate the shards' Arrow tables as they are (topk lists included), valid then test
+    const [first, ...rest] = jobs.map((j) => readArrowFile(j.out));
+    const merged = first!.concat(...rest);
+    writeArrowFile(join(ctx.dir, "ranks.arrow"), merged);
     for (const j of jobs) rmSync(j.out, { force: true });
-    return { users: rows.length, shards, publish: ["ranks.arrow"] };
+    return { users: merged.numRows, shards, publish: ["ranks.arrow"] };
   },
 };
 
