@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execa } from "execa";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -66,6 +67,24 @@ describe("data/synth: the synthetic MicroLens-format dataset", function () {
       return m;
     };
     expect(seqs(tsv.interactions)).to.deep.equal(seqs(ds.interactions));
+  });
+
+  it("the topic can be read back from the decoded frames (median colour → nearest topic colour)", async () => {
+    const script = [
+      "import sys, json, numpy as np",
+      "from pathlib import Path",
+      "from linkedout.data.render import decode_frames",
+      "d = Path(sys.argv[1]); truth = json.loads((d / 'synth.json').read_text())",
+      "bgs = np.array([t['background'] for t in truth['topics']], dtype=np.float32)",
+      "right = 0",
+      "for it in truth['items']:",
+      "    f = decode_frames(d / 'MicroLens-synth_videos' / f\"{it['item']}.mp4\").reshape(-1, 3).astype(np.float32)",
+      "    guess = int(np.argmin(np.abs(bgs - np.median(f, axis=0)).sum(axis=1)))",
+      "    right += guess == it['topic']",
+      "print(json.dumps({'right': right, 'total': len(truth['items'])}))",
+    ].join("\n");
+    const py = await execa(join(process.cwd(), ".venv", "bin", "python"), ["-c", script, join(root, "b")]);
+    expect(JSON.parse(py.stdout)).to.deep.equal({ right: 36, total: 36 });
   });
 
   it("rerunning with the same options skips finished videos; another seed rewrites everything", async () => {
