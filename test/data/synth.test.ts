@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   loadMicroLens,
+  officialSplit,
   planSynthetic,
   readSplit,
   resolveSynthOptions,
@@ -13,10 +14,11 @@ import {
   synthCsvs,
   synthesizeDataset,
   warningTotal,
+  type CatalogueItem,
   type RenderWorker,
   type SynthProgress,
 } from "../../ts/data/index.js";
-import { computeMetrics, popularityRanks } from "../../ts/metrics/index.js";
+import { computeMetrics, metricsFromRanks, popularityRanks, type RankRow } from "../../ts/metrics/index.js";
 import { startWorker, type WorkerClient } from "../../ts/worker/index.js";
 
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -168,6 +170,26 @@ describe("data/synth: the synthetic MicroLens-format dataset", function () {
       }
       expect(inPrefs / total).to.be.greaterThan(0.85);
       expect(lastFollowsCycle / plan.users.length).to.be.greaterThan(0.75);
+    });
+
+    it("content wins on cold-start: a topic-only ranker beats popularity on cold test targets", () => {
+      const interactions = plan.users.flatMap((u) => u.items.map((item, j) => ({ user: u.user, item, timestamp: u.timestamps[j]!, line: 0 })));
+      const split = officialSplit(interactions);
+      const rankBy = (score: (item: CatalogueItem, history: string[]) => number): RankRow[] =>
+        split.test.map((r) => {
+          const masked = new Set(r.masked);
+          const scored = split.items.map((it, idx) => ({ it: it.item, idx, s: masked.has(it.item) ? -Infinity : score(it, r.history) }));
+          const t = scored.find((x) => x.it === r.target)!;
+          const rank = 1 + scored.filter((x) => x.s > t.s || (x.s === t.s && x.idx < t.idx)).length;
+          return { user: r.user, split: "test" as const, target: r.target, rank, topk: [] };
+        });
+      // content only: how much of the history shares the item's topic (no ids, no popularity)
+      const content = rankBy((it, history) => history.filter((h) => topicOf.get(h) === topicOf.get(it.item)).length);
+      const popularity = rankBy((it) => it.train_count);
+      const cold = (rows: RankRow[]) => metricsFromRanks(rows, split.items).rows.find((r) => r.slice === "cold")!;
+      expect(cold(content).users).to.be.greaterThan(40);
+      expect(cold(content).hr[10]).to.be.greaterThan(0.25);
+      expect(cold(popularity).hr[10]).to.be.lessThan(0.05);
     });
 
     it("popularity is skewed, and cold items are rare in training but appear as test targets", () => {
