@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
 import { runPath } from "../../schedule/run.js";
 import { StageError } from "../../schedule/graph.js";
+import { pipelineStages } from "../../schedule/pipeline.js";
 
 interface RunArgs {
   path: string;
@@ -22,10 +23,12 @@ export const runCommand: CliCommand<RunArgs> = {
         type: "string",
         array: true,
         default: [] as string[],
-        describe: "recompute a stage and everything after it (data, split, extract, train, embed, rank, metrics, report, all)",
+        describe: "recompute a stage and everything after it (data, split, extract, train, embed, pop-rank, rank, metrics, report, all)",
       })
       .option("json", { type: "boolean", default: false, describe: "machine-readable NDJSON log on stdout" }) as unknown as Argv<RunArgs>,
   handler: async (args) => {
+    const stages = [...pipelineStages().map((s) => s.name), "all"];
+    for (const f of args.force) if (!stages.includes(f)) throw new CliError(`--force ${f}: no such stage (stages: ${stages.join(", ")})`);
     const ac = new AbortController();
     let interrupts = 0;
     const onSigint = () => {
