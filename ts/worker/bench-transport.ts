@@ -22,7 +22,8 @@ export interface TransportBenchOptions {
   repeats?: number;
   smallCalls?: number;
   pythonia?: boolean;
-  socketOnly?: boolean;
+  /** Also time a socket-only worker (shm off). Default true. */
+  compareSocket?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,15 +58,14 @@ function payload(bytes: number): Float32Array {
   return a;
 }
 
-async function roundTrip(w: WorkerClient, data: Float32Array, repeats: number): Promise<number[]> {
+/** One echo round trip of `data` (checked), as a function to time. */
+function roundTrip(w: WorkerClient, data: Float32Array): () => Promise<void> {
   const t = tensor("float32", [data.length], data);
-  const call = async () => {
+  return async () => {
     const r = await w.call("echo", {}, { frames: [{ name: "x", tensor: t }] });
     const back = r.tensor("x").data as Float32Array;
     if (back.length !== data.length || back[back.length - 1] !== data[data.length - 1]) throw new Error("echo returned different data");
   };
-  await timeMs(2, call); // warm up: first calls create shm files and fault pages
-  return timeMs(repeats, call);
 }
 
 /**
@@ -113,18 +113,29 @@ export async function runTransportBench(opts: TransportBenchOptions = {}): Promi
     sizes: {} as Record<string, unknown>,
   };
   const shmWorker = await startWorker({ device: "cpu", threads: 1 });
-  const sockWorker = opts.socketOnly === false ? null : await startWorker({ device: "cpu", threads: 1, shm: false });
+  const sockWorker = opts.compareSocket === false ? null : await startWorker({ device: "cpu", threads: 1, shm: false });
   try {
     for (const mb of sizes) {
       const data = payload(mb * MB);
       const src = Buffer.from(data.buffer);
       log(`transport: ${mb} MB`);
-      const fromMs = median(await timeMs(repeats, () => Buffer.from(src)));
       const dst = Buffer.allocUnsafe(src.length);
       dst.set(src);
-      const setMs = median(await timeMs(repeats, () => dst.set(src)));
-      const shmMs = median(await roundTrip(shmWorker, data, repeats));
-      const sockMs = sockWorker ? median(await roundTrip(sockWorker, data, mb >= 128 ? Math.min(repeats, 3) : repeats)) : NaN;
+      const shmCall = roundTrip(shmWorker, data);
+      const sockCall = sockWorker ? roundTrip(sockWorker, data) : null;
+      await timeMs(2, shmCall); // warm up: the first calls create shm files and fault pages in
+      if (sockCall) await timeMs(1, sockCall);
+      // Interleaved, so the copies and the round trips see the same load (this VM is shared); the
+      // ratios are medians of per-iteration ratios.
+      const from: number[] = [], set: number[] = [], shm: number[] = [], sock: number[] = [];
+      for (let i = 0; i < repeats; i++) {
+        from.push(...(await timeMs(1, () => Buffer.from(src))));
+        set.push(...(await timeMs(1, () => dst.set(src))));
+        shm.push(...(await timeMs(1, shmCall)));
+        if (sockCall && (mb < 128 || i < 3)) sock.push(...(await timeMs(1, sockCall)));
+      }
+      const fromMs = median(from), setMs = median(set), shmMs = median(shm), sockMs = sock.length ? median(sock) : NaN;
+      const ratio = (a: number[], b: number[]) => median(b.map((x, i) => a[i]! / x));
       const tp = (ms: number) => (mb * MB) / 2 ** 20 / (ms / 1000); // MiB/s
       (json.sizes as Record<string, unknown>)[`${mb}mb`] = {
         bytes: mb * MB,
@@ -132,12 +143,12 @@ export async function runTransportBench(opts: TransportBenchOptions = {}): Promi
         memcpy_prealloc_ms: setMs,
         shm_round_trip_ms: shmMs,
         socket_round_trip_ms: sockMs,
-        ratio_vs_alloc_copy: fromMs / shmMs,
-        ratio_vs_prealloc_copy: setMs / shmMs,
-        socket_ratio_vs_alloc_copy: fromMs / sockMs,
+        ratio_vs_alloc_copy: ratio(from, shm),
+        ratio_vs_prealloc_copy: ratio(set, shm),
+        socket_ratio_vs_alloc_copy: sock.length ? ratio(from, sock) : NaN,
       };
       rows.push([`${mb} MB`, fromMs.toFixed(2), setMs.toFixed(2), shmMs.toFixed(1), tp(shmMs).toFixed(0), sockWorker ? sockMs.toFixed(1) : "-", sockWorker ? tp(sockMs).toFixed(0) : "-",
-        (fromMs / shmMs).toFixed(2), (setMs / shmMs).toFixed(3)]);
+        ratio(from, shm).toFixed(2), ratio(set, shm).toFixed(3)]);
     }
     log("transport: small messages");
     const ping = await timeMs(smallCalls, () => shmWorker.call("ping"));
@@ -155,7 +166,7 @@ export async function runTransportBench(opts: TransportBenchOptions = {}): Promi
     }
     const tables: BenchTable[] = [
       {
-        title: "Round trip of a float32 tensor through `echo` (median ms; MiB/s = size / round trip)",
+        title: "Round trip of a float32 tensor through `echo` (median ms; MiB/s = size / round trip; ratios = medians of per-iteration ratios)",
         columns: ["size", "Buffer.from ms", "set ms", "shm rt ms", "shm MiB/s", "socket rt ms", "socket MiB/s", "ratio vs Buffer.from", "ratio vs set"],
         rows,
       },
