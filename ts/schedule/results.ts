@@ -40,6 +40,13 @@ export function metricsArrowTable(values: readonly MetricValue[], run: string): 
   });
 }
 
+/** Several runs' metrics tables as one (an experiment table's results/<table>/metrics.arrow). */
+export function concatMetricsTables(tables: readonly Table[]): Table {
+  const [first, ...rest] = tables;
+  if (!first) return metricsArrowTable([], "");
+  return first.concat(...rest);
+}
+
 export function writeMetricsArrow(path: string, values: readonly MetricValue[], run: string): void {
   writeArrowFile(path, metricsArrowTable(values, run));
 }

@@ -3,14 +3,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
+import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
+import { writeArrowFile } from "../data/index.js";
 import { formatMetrics, type MetricsResult } from "../metrics/index.js";
 import { writeFileAtomic } from "./fsutil.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
 import { RunResources } from "./resources.js";
-import { metricValues, publishOutputs } from "./results.js";
+import { concatMetricsTables, metricsArrowTable, metricValues, publishOutputs } from "./results.js";
 import { isTableDocument, loadTableSpec, renderTable, type MetricValue, type TableRowResult } from "./table.js";
 
 export interface RunOptions {
@@ -110,21 +111,34 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
   const cwd = opts.cwd ?? process.cwd();
   const spec = loadTableSpec(path, cwd);
   const reporter = makeReporter(opts);
+  const sets = [...spec.sets, ...(opts.sets ?? [])];
+  // Check every row's config before any work starts: a typo in the last row should not cost the others' run time.
+  const problems: string[] = [];
+  const names = new Map<string, string>();
+  let firstWorkers: ExperimentConfig["workers"] | undefined;
+  for (const [i, row] of spec.rows.entries()) {
+    try {
+      const { config } = await loadConfig(row.config, { sets, cwd });
+      firstWorkers ??= config.workers;
+      const other = names.get(config.name);
+      if (other !== undefined) problems.push(`${spec.file}: rows.${i} (${row.label}) has the run name "${config.name}" of "${other}"; results would overwrite each other`);
+      names.set(config.name, row.label);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
   const rows: ConfigRunResult[] = [];
-  let resources: RunResources | undefined;
+  // workers come from the first row's config; rows with other settings restart the pool
+  const resources = new RunResources(firstWorkers!, reporter);
   try {
     for (const row of spec.rows) {
-      const sets = [...spec.sets, ...(opts.sets ?? [])];
-      if (!resources) {
-        // workers come from the first row's config; rows with other settings restart the pool
-        const first = await loadConfig(row.config, { sets, cwd });
-        resources = new RunResources(first.config.workers, reporter);
-      }
       reporter.log(`── ${spec.name}: ${row.label} (${row.config})`);
       rows.push(await runConfig(row.config, { ...opts, sets, cwd }, { reporter, resources }));
     }
   } finally {
-    await resources?.close();
+    await resources.close();
   }
   const resultsDir = join(rows[0]!.config.results_dir, spec.name);
   const results: TableRowResult[] = rows.map((r, i) => ({ spec: spec.rows[i]!, run: r.name, metrics: r.values }));
@@ -132,6 +146,7 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
     `data: ${describeData(rows[0]!.config)}; each row's full results are in \`${rows[0]!.config.results_dir}/<run>/\`.`,
   ];
   const tableMarkdown = renderTable(spec, results, notes);
+  writeArrowFile(join(resultsDir, "metrics.arrow"), concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, r.name))));
   writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
   printer(opts, reporter)(`\n${tableMarkdown}\n`);
   return { name: spec.name, resultsDir, rows, tableMarkdown };
