@@ -114,6 +114,13 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
     expect(err.traceback).to.match(/Traceback[\s\S]*builtin_ops\.py/);
   });
 
+  it("checks args against the op's schema before sending, naming the field", async () => {
+    const err = await rejection(w.call("echo", { delay_s: "soon" }));
+    expect(err.type).to.equal("ArgsInvalid");
+    expect(err.message).to.match(/^op echo: args\.delay_s: must be number/);
+    expect((await w.call("ping")).result.pong).to.equal(true);
+  });
+
   it("refuses an oversize request locally with a clear error, and keeps serving", async () => {
     const big = tensor("uint8", [requests.max_message_bytes + 1], new Uint8Array(requests.max_message_bytes + 1));
     const err = await rejection(w.call("echo", {}, { frames: [{ name: "x", tensor: big }] }));

@@ -261,6 +261,8 @@ export class WorkerClient {
   /** Call `op` with JSON `args` and optional frames; resolves with the result or rejects with WorkerError. */
   async call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<CallResult<R>> {
     if (this.deadReason) throw new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op);
+    const argsBad = argsProblem(op, args);
+    if (argsBad) throw new WorkerError("ArgsInvalid", `op ${op}: ${argsBad}`, op);
     const id = randomUUID();
     const descriptors: FrameDescriptor[] = [];
     const parts: Uint8Array[] = [];

@@ -2,7 +2,7 @@
  * Wire protocol version 1: header types and their validation against schemas/protocol/*.schema.json
  * (the same files the Python worker validates with; see docs/protocol.md).
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import type { ErrorObject, ValidateFunction } from "ajv";
@@ -84,8 +84,13 @@ export function headerProblem(name: "request" | "reply" | "frame", header: unkno
   return v(header) ? null : describe(v.errors, "header");
 }
 
-/** null if `args` satisfy schemas/protocol/ops/<op>.args.schema.json, else one line naming the path. */
+/**
+ * null if `args` satisfy schemas/protocol/ops/<op>.args.schema.json, else one line naming the path.
+ * An op without a schema file here is left to the worker to judge (it may name its schema differently).
+ */
 export function argsProblem(op: string, args: unknown): string | null {
-  const v = validatorFor(path.join(SCHEMA_DIR, "ops", `${op}.args.schema.json`));
+  const file = path.join(SCHEMA_DIR, "ops", `${op}.args.schema.json`);
+  if (!/^[a-z][a-z0-9_]*$/.test(op) || !existsSync(file)) return null;
+  const v = validatorFor(file);
   return v(args) ? null : describe(v.errors, "args");
 }
