@@ -198,8 +198,11 @@ describe("WorkerClient failure detection", function () {
     expect(await w2.exited).to.deep.equal({ code: 0, signal: null });
   });
 
-  it("fails pending calls when heartbeats stop (worker frozen with SIGSTOP)", async () => {
-    const w = await startWorker({ device: "cpu", threads: 1, heartbeatS: 0.2, heartbeatTimeoutS: 1 });
+  it("fails pending calls when heartbeats stop (worker frozen with SIGSTOP); tcp://127.0.0.1 works too", async () => {
+    const w = await startWorker({ device: "cpu", threads: 1, heartbeatS: 0.2, heartbeatTimeoutS: 1, endpoint: "tcp://127.0.0.1:0" });
+    expect(w.endpoint).to.match(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/); // the port the worker bound
+    expect(w.shmDir).to.equal(null); // shm frames only over ipc:// (same host by construction)
+    expect((await w.call("echo", { value: "tcp" })).result.value).to.equal("tcp");
     const pending = w.call("echo", { delay_s: 30 });
     await new Promise((r) => setTimeout(r, 200));
     process.kill(w.pid, "SIGSTOP");
