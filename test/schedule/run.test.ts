@@ -210,7 +210,7 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       const reference = readMetrics(join(results, "linkedout", "metrics.arrow"));
 
       const k1 = await runUntil((e) => e.event === "progress" && e.stage === "extract" && Number(e.done) > 0, "SIGKILL");
-      expect(k1.signal).to.equal("SIGKILL");
+      expect(k1.signal, k1.stderr).to.equal("SIGKILL");
       expect(k1.workers.length).to.be.greaterThan(0);
       await waitGone(k1.workers); // orphaned workers exit on their own
       expect(readdirSync(join(killCache, "extract")).some((e) => e.endsWith(".partial"))).to.equal(true);
@@ -218,7 +218,7 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       assertArrowFilesWhole(killCache);
 
       const k2 = await runUntil((e) => e.event === "progress" && e.stage === "train" && Number(e.done) >= 2, "SIGINT");
-      expect(k2.code).to.equal(130);
+      expect(k2.code, k2.stderr).to.equal(130);
       expect(k2.events.some((e) => e.event === "stage_start" && e.stage === "extract" && e.reason === "resuming")).to.equal(true);
       expect(k2.stderr).to.include("rerun");
       const trainDir = readdirSync(join(killCache, "train")).find((e) => e.endsWith(".partial"))!;
@@ -226,13 +226,13 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       assertFinalFoldersComplete(killCache);
 
       const k3 = await runUntil((e) => e.event === "progress" && e.stage === "train" && Number(e.done) >= 4, "SIGKILL");
-      expect(k3.signal).to.equal("SIGKILL");
+      expect(k3.signal, k3.stderr).to.equal("SIGKILL");
       await waitGone(k3.workers);
       assertFinalFoldersComplete(killCache);
       expect(existsSync(join(killResults, "linkedout", "metrics.arrow"))).to.equal(false);
 
       const done = await runUntil(() => false, null);
-      expect(done.code).to.equal(0);
+      expect(done.code, done.stderr).to.equal(0);
       expect(done.events.some((e) => e.event === "stage_start" && e.stage === "train" && e.reason === "resuming")).to.equal(true);
       expect(done.events.some((e) => e.event === "cache_hit" && e.stage === "extract")).to.equal(true);
       const resumed = readMetrics(join(killResults, "linkedout", "metrics.arrow"));

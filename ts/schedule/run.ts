@@ -1,6 +1,6 @@
 // `lo-exp run CONFIG|EXPERIMENT`: run one config's stage graph, or every row of an experiment
 // table with one shared cache and worker pool, then publish results/<name>/.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
@@ -146,6 +146,7 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
     `data: ${describeData(rows[0]!.config)}; each row's full results are in \`${rows[0]!.config.results_dir}/<run>/\`.`,
   ];
   const tableMarkdown = renderTable(spec, results, notes);
+  mkdirSync(resultsDir, { recursive: true });
   writeArrowFile(join(resultsDir, "metrics.arrow"), concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, r.name))));
   writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
   printer(opts, reporter)(`\n${tableMarkdown}\n`);
