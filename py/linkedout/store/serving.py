@@ -109,17 +109,19 @@ class RankingService:
         scores.scatter_(1, masked, float("-inf"))
         k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
         top_scores, top_rows = topk_lowest_row_on_ties(scores, k_max)
+        all_scores, all_rows = top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
+        items, gates = self.catalogue.items, self.catalogue.gates
         for b, i in enumerate(good):
             k = queries[i].k
-            s, r = top_scores[b, :k], top_rows[b, :k]
-            keep = torch.isfinite(s)  # fewer than k items left once the seen ones are masked
-            s, r = s[keep], r[keep]
+            # -inf: fewer than k items are left once the seen ones are masked
+            kept = [(s, r) for s, r in zip(all_scores[b][:k], all_rows[b][:k]) if s != float("-inf")]
             answers[i] = Answer(
-                items=[self.catalogue.items[j] for j in r.tolist()],
-                scores=s.tolist(),
-                gates=self.catalogue.gates[r].tolist() if (with_gates or queries[i].gates) else None,
+                items=[items[r] for _, r in kept],
+                scores=[s for s, _ in kept],
+                gates=gates[[r for _, r in kept]].tolist() if (with_gates or queries[i].gates) else None,
             )
         return answers
+
 
 def topk_lowest_row_on_ties(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """torch.topk, then equal scores reordered by catalogue row (the offline rank op's tie rule).
