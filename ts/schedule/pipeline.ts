@@ -27,47 +27,40 @@ import type { RunResources } from "./resources.js";
 
 export type PipelineStage = StageDef<ExperimentConfig, RunResources>;
 
-type Section = Record<string, unknown>;
-const section = (v: unknown): Section => (v && typeof v === "object" ? (v as Section) : {});
-const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : fallback);
-const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
-
 /** Where the data comes from: the built-in synthetic generator, or a MicroLens folder. */
 export type DataSource =
   | { kind: "synthetic"; options: Omit<SynthOptions, "out"> }
-  | { kind: "microlens"; dir: string; variant: string; pairs: string; onBadRow: string; onMissingVideo: string };
+  | {
+      kind: "microlens";
+      dir: string;
+      variant: string;
+      pairs: "auto" | "csv" | "tsv";
+      onBadRow: "error" | "skip";
+      onMissingVideo: "error" | "skip" | "keep";
+    };
 
 /** The dataset section, read in one place (schemas/config/dataset.schema.json). */
 export function dataSource(config: ExperimentConfig): DataSource {
-  const d = section(config.dataset);
-  if (str(d.source, "synthetic") === "synthetic") {
-    const s = section(d.synthetic);
-    const options: Omit<SynthOptions, "out"> = {};
-    if (typeof s.preset === "string") options.preset = s.preset as SynthOptions["preset"];
-    for (const [from, to] of [
-      ["users", "users"],
-      ["items", "items"],
-      ["topics", "topics"],
-      ["seed", "seed"],
-      ["cold_share", "coldShare"],
-      ["width", "width"],
-      ["height", "height"],
-      ["fps", "fps"],
-    ] as const) {
-      const v = num(s[from]);
-      if (v !== undefined) (options as Record<string, unknown>)[to] = v;
-    }
-    if (typeof s.codec === "string") options.codec = s.codec as SynthOptions["codec"];
-    return { kind: "synthetic", options };
+  const d = config.dataset;
+  if (d.source === "synthetic") {
+    const s = d.synthetic;
+    return {
+      kind: "synthetic",
+      options: {
+        preset: s.preset,
+        users: s.users,
+        items: s.items,
+        topics: s.topics,
+        seed: s.seed,
+        coldShare: s.cold_share,
+        width: s.width,
+        height: s.height,
+        fps: s.fps,
+        codec: s.codec,
+      },
+    };
   }
-  return {
-    kind: "microlens",
-    dir: str(d.dir),
-    variant: str(d.variant, "auto"),
-    pairs: str(d.pairs, "auto"),
-    onBadRow: str(d.on_bad_row, "error"),
-    onMissingVideo: str(d.on_missing_video, "error"),
-  };
+  return { kind: "microlens", dir: d.dir, variant: d.variant, pairs: d.pairs, onBadRow: d.on_bad_row, onMissingVideo: d.on_missing_video };
 }
 
 /** The Pop baseline: no training, no content. */
@@ -78,7 +71,7 @@ export function isPopularity(config: ExperimentConfig): boolean {
 /** Does this config read video content (so needs the extraction)? */
 export function usesContent(config: ExperimentConfig): boolean {
   if (isPopularity(config)) return false;
-  return section(config.recommender).item_content !== false;
+  return config.recommender.item_content !== false;
 }
 
 /** Cheap fingerprint of a MicroLens folder's interaction and title files (name, size, sha256 of small files). */
@@ -132,15 +125,7 @@ const splitStage: PipelineStage = {
   async run(ctx) {
     const src = dataSource(ctx.config);
     const dir = datasetDir(ctx.inputs.data!);
-    const opts =
-      src.kind === "microlens"
-        ? {
-            variant: src.variant,
-            pairs: src.pairs as "csv" | "tsv" | "auto",
-            onBadRow: src.onBadRow as "error" | "skip",
-            onMissingVideo: src.onMissingVideo as "error" | "skip" | "keep",
-          }
-        : {};
+    const opts = src.kind === "microlens" ? { variant: src.variant, pairs: src.pairs, onBadRow: src.onBadRow, onMissingVideo: src.onMissingVideo } : {};
     const { split } = splitDataset(dir, ctx.dir, opts);
     ctx.log(`${split.counts.usersKept} users, ${split.counts.itemsKept} items, ${split.counts.trainSamples} training samples`);
     return { counts: split.counts };
@@ -164,15 +149,8 @@ const popRankStage: PipelineStage = {
 };
 
 /** eval section → computeMetrics options. */
-function evalOptions(config: ExperimentConfig): { ks?: number[]; coldMax?: number; longTailShare?: number } {
-  const e = section(config.eval);
-  const o: { ks?: number[]; coldMax?: number; longTailShare?: number } = {};
-  if (Array.isArray(e.ks)) o.ks = e.ks as number[];
-  const cold = num(e.cold_max);
-  if (cold !== undefined) o.coldMax = cold;
-  const share = num(e.long_tail_share);
-  if (share !== undefined) o.longTailShare = share;
-  return o;
+function evalOptions(config: ExperimentConfig): { ks: number[]; coldMax: number; longTailShare: number } {
+  return { ks: config.eval.ks, coldMax: config.eval.cold_max, longTailShare: config.eval.long_tail_share };
 }
 
 /** Where this run's ranks.arrow is: the rank stage (trained model) or the pop-rank stage. */
