@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import * as zmq from "zeromq";
 import { startWorker, tensor, WorkerError, type WorkerClient } from "../../ts/worker/index.js";
@@ -211,6 +212,20 @@ describe("WorkerClient failure detection", function () {
     expect(e.message).to.match(/op echo: worker pid \d+ on cpu sent no heartbeat for 1\.0 s/);
     await w.exited; // the client SIGKILLs a silent worker
     expect(w.alive).to.equal(false);
+  });
+
+  it("reports a worker that dies before it is ready, with its stderr and exit code", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lo-fake-py-"));
+    const fake = path.join(dir, "python");
+    writeFileSync(fake, '#!/bin/sh\necho "ModuleNotFoundError: No module named torch" >&2\nexit 3\n');
+    chmodSync(fake, 0o755);
+    try {
+      const e = await rejection(startWorker({ python: fake }));
+      expect(e.type).to.equal("StartFailed");
+      expect(e.message).to.match(/exited with code 3 before it was ready/).and.match(/No module named torch/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reports a missing Python environment with the fix", async () => {

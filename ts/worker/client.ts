@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { createInterface } from "node:readline";
 import type { ChildProcess } from "node:child_process";
 import { execa } from "execa";
@@ -119,7 +120,6 @@ interface Pending {
 export class WorkerClient {
   info!: WorkerInfo;
   private readonly pending = new Map<string, Pending>();
-  private readonly logTail: string[] = [];
   private sendChain: Promise<void> = Promise.resolve();
   private deadReason: string | null = null;
   private lastSeen = Date.now();
@@ -138,13 +138,16 @@ export class WorkerClient {
     private readonly privateDir: string | null,
     private readonly shm: ShmPool | null,
     private readonly shmMinBytes: number,
+    private readonly logTail: string[], // shared with the stdout/stderr line readers
   ) {
     this.exited = new Promise((resolve) => {
-      proc.once("exit", (code, signal) => {
+      const onExit = (code: number | null, signal: string | null) => {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         this.fail(`worker pid ${proc.pid} on ${device} ${how}`);
         resolve({ code, signal });
-      });
+      };
+      if (proc.exitCode !== null || proc.signalCode !== null) onExit(proc.exitCode, proc.signalCode);
+      else proc.once("exit", onExit);
     });
   }
 
@@ -210,13 +213,22 @@ export class WorkerClient {
     const ready = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new WorkerError("StartTimeout", `worker on ${device} did not become ready in ${opts.startTimeoutS ?? 120} s\n${logTail.join("\n")}`)), (opts.startTimeoutS ?? 120) * 1000);
       createInterface({ input: proc.stdout! }).on("line", (l) => {
-        if (l.startsWith(READY_PREFIX)) {
-          clearTimeout(timer);
-          resolve((JSON.parse(l.slice(READY_PREFIX.length)) as { endpoint: string }).endpoint);
-        } else keep(l, "stdout");
-      });
-      proc.once("exit", (code, signal) => {
+        if (!l.startsWith(READY_PREFIX)) return keep(l, "stdout");
         clearTimeout(timer);
+        try {
+          resolve((JSON.parse(l.slice(READY_PREFIX.length)) as { endpoint: string }).endpoint);
+        } catch {
+          reject(new WorkerError("StartFailed", `worker on ${device} printed an unreadable ready line: ${l}`));
+        }
+      });
+      // its last stderr lines may still be in the pipe when "exit" fires: wait for the streams to end
+      const drained = Promise.race([
+        Promise.all([once(proc.stdout!, "close"), once(proc.stderr!, "close")]),
+        new Promise((r) => setTimeout(r, 1000)),
+      ]);
+      proc.once("exit", async (code, signal) => {
+        clearTimeout(timer);
+        await drained;
         reject(new WorkerError("StartFailed", `worker on ${device} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it was ready (${python} -m linkedout.worker)\n${logTail.join("\n")}`));
       });
     });
@@ -233,8 +245,7 @@ export class WorkerClient {
     const useShm = opts.shm ?? (bound.startsWith("ipc://") && shmRoot() !== null);
     const shm = useShm ? ShmPool.create() : null;
     const shmMinBytes = opts.shmMinBytes ?? DEFAULT_SHM_MIN_BYTES;
-    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(20, 10 * heartbeatS)) * 1000, privateDir, shm, shmMinBytes);
-    client.logTail.push(...logTail);
+    const client = new WorkerClient(proc, dealer, bound, device, maxMessageBytes, (opts.heartbeatTimeoutS ?? Math.max(20, 10 * heartbeatS)) * 1000, privateDir, shm, shmMinBytes, logTail);
     client.receiveLoop();
     client.watchdog = setInterval(() => {
       if (Date.now() - client.lastSeen > client.heartbeatTimeoutMs) {
