@@ -5,12 +5,10 @@
 // A stage lists the files it produced under `publish` in its result; the run copies them into
 // results/<name>/ (ts/schedule/run.ts).
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { execa } from "execa";
+import { join } from "node:path";
 import type { ExperimentConfig } from "../config/index.js";
 import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
-import { findPython } from "../worker/index.js";
 import { fileSha256, writeFileAtomic } from "./fsutil.js";
 import {
   ensureBackbonePath,
@@ -21,9 +19,9 @@ import {
   type ExtractSettings,
 } from "./extract.js";
 import type { StageDef, StageOutput } from "./graph.js";
-import type { ProgressUpdate } from "./progress.js";
 import { metricValues, writeMetricsArrow } from "./results.js";
 import type { RunResources } from "./resources.js";
+import { trainWithTorchrun } from "./torchrun.js";
 
 export type PipelineStage = StageDef<ExperimentConfig, RunResources>;
 
@@ -231,7 +229,7 @@ const trainStage: PipelineStage = {
     const devices = ctx.config.workers.devices;
     let summary: Record<string, unknown>;
     if (devices.length > 1) {
-      summary = await trainWithTorchrun(ctx.dir, spec, devices, ctx.config.workers.threads, ctx.progress, ctx.signal);
+      summary = await trainWithTorchrun({ dir: ctx.dir, spec, devices, threads: ctx.config.workers.threads, progress: ctx.progress, signal: ctx.signal });
     } else {
       const pool = await ctx.resources.pool();
       const r = await pool.call("train", spec, {
@@ -244,52 +242,6 @@ const trainStage: PipelineStage = {
     return { summary, publish };
   },
 };
-
-/**
- * Several GPUs: `torchrun --nproc_per_node N -m linkedout.train --spec spec.json` (DDP), one process
- * per device. Rank 0 prints one JSON line per epoch and the summary last.
- */
-async function trainWithTorchrun(
-  dir: string,
-  spec: Record<string, unknown>,
-  devices: readonly string[],
-  threads: number,
-  progress: (p: ProgressUpdate) => void,
-  signal: AbortSignal,
-): Promise<Record<string, unknown>> {
-  const specPath = join(dir, "train-spec.json");
-  writeFileAtomic(specPath, `${JSON.stringify({ ...spec, device: "cuda" }, null, 2)}
-`);
-  const python = findPython();
-  const torchrun = join(dirname(python), "torchrun");
-  const child = execa(torchrun, ["--standalone", `--nproc_per_node=${devices.length}`, "-m", "linkedout.train", "--spec", specPath, "--threads", String(threads)], {
-    env: { CUDA_VISIBLE_DEVICES: devices.map((d) => d.replace(/^cuda:/, "")).join(",") },
-    cancelSignal: signal,
-    reject: false,
-    all: true,
-    lines: false,
-  });
-  let last: Record<string, unknown> = {};
-  let tail = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) {
-      if (!line.startsWith("{")) continue;
-      try {
-        const msg = JSON.parse(line) as Record<string, unknown>;
-        if (typeof msg.epoch === "number" && typeof msg.epochs === "number") progress({ done: msg.epoch, total: msg.epochs, unit: "epochs" });
-        last = msg;
-      } catch {
-        // not a JSON line
-      }
-    }
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-4000);
-  });
-  const res = await child;
-  if (res.exitCode !== 0) throw new Error(`torchrun exited with ${res.exitCode ?? res.signal}: ${tail.trim().split("\n").slice(-3).join(" | ")}`);
-  return last;
-}
 
 /**
  * The EmbeddingStore for serving (worker op `embed`): every catalogue item's fused vector z_v and its
