@@ -51,7 +51,7 @@ const validators = new Map<string, ValidateFunction>();
 
 function getAjv(): Ajv {
   if (!ajv) {
-    ajv = new Ajv2020.default({ allErrors: false, strict: true });
+    ajv = new Ajv2020.default({ allErrors: false, strict: true, allowUnionTypes: true }); // op schemas use type: [a, b]
     for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".schema.json")).sort()) {
       ajv.addSchema(JSON.parse(readFileSync(path.join(SCHEMA_DIR, file), "utf8")));
     }
