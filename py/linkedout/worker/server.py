@@ -295,7 +295,8 @@ class WorkerServer:
             return [result_parts(job.id, out, job.shm)]
         except OpError as exc:
             return [[_dumps(error_header(job.id, exc.type, f"op {job.op_name}: {exc.message}", op=job.op_name))]]
-        except Exception as exc:  # a handler bug: the caller gets type, message and traceback
+        except BaseException as exc:  # a handler bug (even SystemExit): the caller gets type, message and traceback;
+            # the handler thread must survive, or every later call would wait forever
             return [[_dumps(error_header(job.id, type(exc).__name__, f"op {job.op_name}: {exc}",
                                          traceback.format_exc(), op=job.op_name))]]
 
