@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..store.token_store import Failure, FeatureBatch, StoreSettings, TokenStoreError, TokenStoreWriter
+from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
 from .hooks import Captured, LayerTaps, resolve_taps
@@ -206,6 +207,38 @@ class ShardReport:
         return dict(self.__dict__)
 
 
+def _write_batch(
+    extractor: Extractor,
+    writer: ShardWriter,
+    by_id: Mapping[str, Mapping[str, Any]],
+    members: list[str],
+    videos: list[np.ndarray],
+    ok: list[str],
+    failures: list[Failure],
+) -> None:
+    """Run one batch (every prompt of every decodable member) and persist it as one part file."""
+    s = extractor.settings
+    if ok:
+        rows = [(i, p) for i in ok for p in range(len(s.prompts))]
+        texts = [user_text(by_id[i], s.prompts[p], s.side_channels, s.side_channel_max_chars) for i, p in rows]
+        frames = [videos[ok.index(i)] for i, _ in rows]
+        feats = extractor.run(frames, texts)
+        batch = FeatureBatch(
+            items=[i for i, _ in rows],
+            prompts=[p for _, p in rows],
+            n_old=feats.n_old,
+            old_merged=feats.old_merged,
+            old_merged_size=feats.old_merged_size,
+            new=feats.new,
+            old_mean=feats.old_mean,
+            old_last=feats.old_last,
+            new_last=feats.new_last,
+        )
+    else:
+        batch = FeatureBatch.empty(writer.settings)
+    writer.write_part(batch, failures)
+
+
 def extract_shard(
     extractor: Extractor,
     store_dir: str,
@@ -239,10 +272,9 @@ def extract_shard(
     per_batch = max(1, s.batch_size // len(s.prompts))
     finished = skipped
     extracted = 0
-    for start in range(0, len(ids), per_batch):
-        members = [i for i in ids[start : start + per_batch] if i in todo]
-        if not members:
-            continue
+    chunks = [m for m in ([i for i in ids[a : a + per_batch] if i in todo] for a in range(0, len(ids), per_batch)) if m]
+
+    def decode(members: list[str]) -> tuple[list[np.ndarray], list[str], list[Failure]]:
         videos, ok, failures = [], [], []
         for i in members:
             try:
@@ -250,29 +282,21 @@ def extract_shard(
                 ok.append(i)
             except BadVideo as e:
                 failures.append(Failure(i, e.reason))
-        if ok:
-            rows = [(i, p) for i in ok for p in range(len(s.prompts))]
-            texts = [user_text(by_id[i], s.prompts[p], s.side_channels, s.side_channel_max_chars) for i, p in rows]
-            frames = [videos[ok.index(i)] for i, _ in rows]
-            feats = extractor.run(frames, texts)
-            batch = FeatureBatch(
-                items=[i for i, _ in rows],
-                prompts=[p for _, p in rows],
-                n_old=feats.n_old,
-                old_merged=feats.old_merged,
-                old_merged_size=feats.old_merged_size,
-                new=feats.new,
-                old_mean=feats.old_mean,
-                old_last=feats.old_last,
-                new_last=feats.new_last,
-            )
-        else:
-            batch = FeatureBatch.empty(writer.settings)
-        writer.write_part(batch, failures)
-        finished += len(members)
-        extracted += len(ok)
-        if progress:
-            progress(finished, total, f"shard {shard}: {finished}/{total}" + (f", {len(failures)} failed in this batch" if failures else ""))
+        return videos, ok, failures
+
+    # Decode the next batch's videos on a thread while the model runs on this one (PyAV releases
+    # the GIL while decoding). Batch membership stays fixed, so results do not depend on timing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending: Future[tuple[list[np.ndarray], list[str], list[Failure]]] | None = pool.submit(decode, chunks[0]) if chunks else None
+        for j, members in enumerate(chunks):
+            assert pending is not None
+            videos, ok, failures = pending.result()
+            pending = pool.submit(decode, chunks[j + 1]) if j + 1 < len(chunks) else None
+            _write_batch(extractor, writer, by_id, members, videos, ok, failures)
+            finished += len(members)
+            extracted += len(ok)
+            if progress:
+                progress(finished, total, f"shard {shard}: {finished}/{total}" + (f", {len(failures)} failed in this batch" if failures else ""))
 
     final = writer.finished_summary() if extracted == 0 and not todo else None
     if final is not None and set(final["items"]) | {f["item"] for f in final["failed"]} == set(ids):

@@ -34,6 +34,21 @@ def test_sampled_frames_are_the_decoded_frames_at_uniform_indices(video_dir: Pat
     assert not np.array_equal(every[0], every[8])
 
 
+def test_seeking_gives_the_same_frames_as_decoding_from_the_start(tmp_path: Path) -> None:
+    from linkedout.data.render import RenderSettings, VideoSpec, render_videos
+
+    spec = VideoSpec("long", (40, 90, 200), (250, 240, 10), "square", "orbit", 0.2, 0.0, 3.0, 0.0, 7.0, 8.0, 3)
+    render_videos([spec], tmp_path, tmp_path / "covers", RenderSettings())
+    path = tmp_path / "long.mp4"
+    with av.open(str(path)) as c:
+        n = c.streams.video[0].frames
+        keyframes = sum(f.key_frame for f in c.decode(video=0))
+    assert n == 56 and keyframes > 2  # several GOPs: seeking has to land on the right one
+    for t in (3, 5, 8):
+        assert np.array_equal(sample_frames(path, t, seek=True), sample_frames(path, t, seek=False))
+    assert np.array_equal(sample_frames(path, 5), sample_frames(path, 5, seek=False))  # 56 > 8·5: seeks by default
+
+
 def test_each_bad_video_kind_fails_with_its_reason(tmp_path: Path) -> None:
     kinds = write_bad_videos(tmp_path)
     expected = {"zero_length": "zero_length", "truncated": "corrupt", "garbage": "corrupt",
