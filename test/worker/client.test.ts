@@ -228,6 +228,18 @@ describe("WorkerClient failure detection", function () {
     }
   });
 
+  it("pins a GPU worker with CUDA_VISIBLE_DEVICES, and says so when there is no such GPU", async function () {
+    const w = await startWorker({ device: "cuda:1" }).catch((e: unknown) => e);
+    if (!(w instanceof WorkerError)) {
+      // a machine with a GPU at index 1: the worker sees it as cuda:0
+      expect((w as WorkerClient).info.device).to.equal("cuda:0");
+      await (w as WorkerClient).close();
+      return;
+    }
+    expect(w.type).to.equal("StartFailed");
+    expect(w.message).to.match(/--device cuda:0 but torch sees no CUDA device \(CUDA_VISIBLE_DEVICES=1,/);
+  });
+
   it("reports a missing Python environment with the fix", async () => {
     const saved = process.env.LINKEDOUT_PYTHON;
     process.env.LINKEDOUT_PYTHON = "/nonexistent/python";
