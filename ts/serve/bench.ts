@@ -36,8 +36,9 @@ export interface LoadTestResult {
   requests_per_s: number;
   worker_calls: number;
   mean_batch: number;
-  /** RSS (MB) of the Node front and of the Python worker after the first and the second half */
-  rss_mb: { node: [number, number]; worker: [number, number] };
+  /** RSS (MB) of the Node process (front + clients) and of the Python worker after each quarter */
+  rss_mb: { node: number[]; worker: number[] };
+  /** growth over the second half (quarter 2 -> 4), both processes: ~0 = flat */
   memory_growth_mb: number;
 }
 
@@ -100,8 +101,8 @@ function rng(seed: number): () => number {
 
 /**
  * N concurrent clients send `requests` POST /recommend in total (history of 10 random catalogue ids,
- * k = 10) over keep-alive loopback connections. Two halves, RSS read after each: flat memory means the
- * second half grows neither process.
+ * k = 10) over keep-alive loopback connections, in four quarters with the RSS of both processes read after
+ * each: flat memory means the second half grows neither (the first half includes warm-up and GC growth).
  */
 export async function loadTest(url: string, workerPid: number, ids: readonly string[], clients: number, requests: number,
                                stats: () => { calls: number; queries: number }): Promise<LoadTestResult> {
@@ -128,13 +129,15 @@ export async function loadTest(url: string, workerPid: number, ids: readonly str
     }
   }
   const before = stats();
-  const half = Math.floor(requests / 2);
   const started = performance.now();
-  await Promise.all(Array.from({ length: clients }, () => client(half)));
-  const rss1 = { node: rssMb("self"), worker: rssMb(workerPid) };
-  await Promise.all(Array.from({ length: clients }, () => client(requests)));
+  const rss: { node: number[]; worker: number[] } = { node: [], worker: [] };
+  for (let quarter = 1; quarter <= 4; quarter++) {
+    const limit = Math.floor((requests * quarter) / 4);
+    await Promise.all(Array.from({ length: clients }, () => client(limit)));
+    rss.node.push(rssMb("self"));
+    rss.worker.push(rssMb(workerPid));
+  }
   const seconds = (performance.now() - started) / 1000;
-  const rss2 = { node: rssMb("self"), worker: rssMb(workerPid) };
   const after = stats();
   const sorted = [...latencies].sort((a, b) => a - b);
   const calls = after.calls - before.calls;
@@ -147,8 +150,8 @@ export async function loadTest(url: string, workerPid: number, ids: readonly str
     requests_per_s: latencies.length / seconds,
     worker_calls: calls,
     mean_batch: calls ? (after.queries - before.queries) / calls : 0,
-    rss_mb: { node: [rss1.node, rss2.node], worker: [rss1.worker, rss2.worker] },
-    memory_growth_mb: rss2.node - rss1.node + (rss2.worker - rss1.worker),
+    rss_mb: rss,
+    memory_growth_mb: rss.node[3]! - rss.node[1]! + (rss.worker[3]! - rss.worker[1]!),
   };
 }
 
@@ -260,9 +263,9 @@ export function serveReport(r: ServeBenchResult): BenchReport {
     const l = r.load;
     tables.push({
       title: `serve — loopback HTTP load test (${fmt(r.rows.find((x) => x.path === "c")?.catalogue, 0)} items, one worker, micro-batching)`,
-      columns: ["clients", "requests", "errors", "p50 ms", "p99 ms", "requests/s", "mean batch", "RSS node MB (½ → end)", "RSS worker MB (½ → end)"],
+      columns: ["clients", "requests", "errors", "p50 ms", "p99 ms", "requests/s", "mean batch", "RSS node MB per quarter", "RSS worker MB per quarter", "growth 2nd half MB"],
       rows: [[l.clients, l.requests, l.errors, fmt(l.p50_ms, 2), fmt(l.p99_ms, 2), fmt(l.requests_per_s, 0), fmt(l.mean_batch, 1),
-        `${fmt(l.rss_mb.node[0], 0)} → ${fmt(l.rss_mb.node[1], 0)}`, `${fmt(l.rss_mb.worker[0], 0)} → ${fmt(l.rss_mb.worker[1], 0)}`]],
+        l.rss_mb.node.map((v) => fmt(v, 0)).join(" → "), l.rss_mb.worker.map((v) => fmt(v, 0)).join(" → "), fmt(l.memory_growth_mb, 1)]],
     });
   }
   return { name: "serve", tables, json: r as unknown as Record<string, unknown> };
