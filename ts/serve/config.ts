@@ -48,13 +48,31 @@ export function serveSettingsForRun(runDir: string): ServeSettings {
   return loaded.config.serve as unknown as ServeSettings;
 }
 
-/** Check a run directory has what serving needs; the error names the missing path and the fix. */
+/**
+ * The directories serving uses, from what the user named: a directory holding `<store_dir>/store.json`
+ * (a training run with its store, or the embed stage's folder), or a run's results folder
+ * `results/<name>/`, whose `stages.json` names the embed stage's folder. The error names the missing
+ * path and the fix.
+ */
 export function checkRunDir(runDir: string, settings: ServeSettings): { runDir: string; storeDir: string } {
   const abs = path.resolve(runDir);
   if (!existsSync(abs)) throw new CliError(`${runDir}: no such run directory`);
-  const storeDir = path.resolve(abs, settings.store_dir);
-  if (!existsSync(path.join(storeDir, "store.json"))) {
-    throw new CliError(`${path.join(storeDir, "store.json")}: no EmbeddingStore in this run (run the embed stage first; \`lo-exp run\` does)`);
+  const direct = path.resolve(abs, settings.store_dir);
+  if (existsSync(path.join(direct, "store.json"))) return { runDir: abs, storeDir: direct };
+  const stages = path.join(abs, "stages.json");
+  if (existsSync(stages)) {
+    let embedDir: unknown;
+    try {
+      embedDir = (JSON.parse(readFileSync(stages, "utf8")) as { embed?: { dir?: unknown } }).embed?.dir;
+    } catch (err) {
+      throw new CliError(`${stages}: not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof embedDir !== "string") throw new CliError(`${stages}: this run has no embed stage (embed.dir missing)`);
+    const storeDir = path.resolve(embedDir, settings.store_dir);
+    if (!existsSync(path.join(storeDir, "store.json"))) {
+      throw new CliError(`${path.join(storeDir, "store.json")} (embed stage of ${stages}): missing; rerun \`lo-exp run\``);
+    }
+    return { runDir: path.resolve(embedDir), storeDir };
   }
-  return { runDir: abs, storeDir };
+  throw new CliError(`${path.join(direct, "store.json")}: no EmbeddingStore in this run (run the embed stage first; \`lo-exp run\` does and lists it in results/<name>/stages.json)`);
 }
