@@ -25,6 +25,13 @@ export function shmRoot(): string | null {
   return existsSync("/dev/shm") ? "/dev/shm" : null;
 }
 
+// Directories of pools not yet closed: removed when Node exits without closing its workers (a
+// SIGKILLed orchestrator leaves them to its workers, which remove their peers' directories on exit).
+const openDirs = new Set<string>();
+process.once("exit", () => {
+  for (const dir of openDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export class ShmPool {
   private readonly free: Slot[] = [];
   private pooledBytes = 0;
@@ -36,7 +43,9 @@ export class ShmPool {
   ) {}
 
   static create(root = shmRoot() ?? tmpdir(), maxPooledBytes = DEFAULT_POOL_BYTES): ShmPool {
-    return new ShmPool(mkdtempSync(path.join(root, "lo-shm-")), maxPooledBytes); // mkdtemp: mode 0700
+    const pool = new ShmPool(mkdtempSync(path.join(root, "lo-shm-")), maxPooledBytes); // mkdtemp: mode 0700
+    openDirs.add(pool.dir);
+    return pool;
   }
 
   /** A free slot (the smallest one that fits, else the largest, which the writer grows), or a new one. */
@@ -118,6 +127,7 @@ export class ShmPool {
   /** Delete the directory and every slot in it. */
   close(): void {
     this.closed = true;
+    openDirs.delete(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

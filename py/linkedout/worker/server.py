@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -150,6 +151,10 @@ class WorkerServer:
             now = time.monotonic()
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 print(f"linkedout worker {os.getpid()}: parent {self.parent_pid} is gone; exiting", file=sys.stderr, flush=True)
+                # nobody else will remove the dead client's shm directories (and the RAM their files hold)
+                for peer in self._peer_shm.values():
+                    if peer.dir.name.startswith("lo-shm-"):
+                        shutil.rmtree(peer.dir, ignore_errors=True)
                 break
             if now >= next_beat:
                 beat = _dumps({"v": PROTOCOL_VERSION, "kind": "heartbeat", "t": time.time(), "busy": self._busy})

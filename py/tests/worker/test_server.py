@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,7 @@ class RawWorker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -163,30 +165,43 @@ def test_refuses_to_bind_a_public_address() -> None:
     assert r.returncode == 2 and "only ipc:// or tcp://127.0.0.1" in r.stderr
 
 
-def test_exits_when_its_parent_dies() -> None:
-    """A worker orphaned by a SIGKILLed orchestrator does not linger."""
+def test_exits_when_its_parent_dies_and_removes_its_clients_shm_dirs() -> None:
+    """A worker orphaned by a SIGKILLed orchestrator does not linger, nor do the shm files it was lent."""
     script = (
         "import subprocess, sys, time\n"
         "p = subprocess.Popen([sys.executable, '-m', 'linkedout.worker', '--heartbeat-s', '0.1'], stdout=subprocess.PIPE, text=True)\n"
-        "print(p.pid, flush=True); p.stdout.readline(); print('ready', flush=True); time.sleep(60)\n"
+        "print(p.pid, flush=True); print(p.stdout.readline(), end='', flush=True); time.sleep(60)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(REPO / "py")})
     assert parent.stdout is not None
     child_pid = int(parent.stdout.readline())
-    assert parent.stdout.readline().strip() == "ready"  # the child imported torch and bound
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child_pid, 0)
-        except ProcessLookupError:
-            return
-        try:  # reap if it became our zombie (it is re-parented to init normally)
-            os.waitpid(child_pid, os.WNOHANG)
-        except ChildProcessError:
+    ready = parent.stdout.readline()
+    assert ready.startswith(READY_PREFIX), ready  # the child imported torch and bound
+    shm_dir = Path(tempfile.mkdtemp(prefix="lo-shm-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    (shm_dir / "s-1.arrow").write_bytes(b"x" * 1000)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(json.loads(ready[len(READY_PREFIX):])["endpoint"])
+    try:
+        sock.send_multipart([_header("h", "hello", {"protocol": 1, "shm_dir": str(shm_dir)})])
+        while json.loads(sock.recv_multipart()[0])["kind"] != "result":
             pass
-        time.sleep(0.1)
-    os.kill(child_pid, signal.SIGKILL)
-    pytest.fail("worker outlived its parent by 15 s")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(child_pid, signal.SIGKILL)
+            pytest.fail("worker outlived its parent by 15 s")
+        assert not shm_dir.exists()
+    finally:
+        sock.close()
+        ctx.term()
+        shutil.rmtree(shm_dir, ignore_errors=True)
