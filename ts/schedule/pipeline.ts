@@ -229,6 +229,8 @@ const trainStage: PipelineStage = {
     const devices = ctx.config.workers.devices;
     let summary: Record<string, unknown>;
     if (devices.length > 1) {
+      // the workers may hold the backbone on these GPUs from extraction: free them for DDP (restarted on demand)
+      await ctx.resources.close();
       summary = await trainWithTorchrun({ dir: ctx.dir, spec, devices, threads: ctx.config.workers.threads, progress: ctx.progress, signal: ctx.signal });
     } else {
       const pool = await ctx.resources.pool();
