@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { forcedClosure, planKeys, runGraph, StageError } from "../../ts/schedule/graph.js";
@@ -93,6 +93,22 @@ describe("stage graph (ts/schedule/graph)", () => {
     expect(r.skipped).to.deep.equal(["report"]);
     expect([...r.outputs.keys()]).to.deep.equal(["numbers", "sum"]);
     expect((await planKeys(toyStages, toyConfig({ skipReport: true }))).get("report")).to.equal(undefined);
+  });
+
+  it("waits while a live run holds a key's lock, then takes over when that run is gone", async function () {
+    this.timeout(30000);
+    const key = (await planKeys(toyStages, toyConfig())).get("numbers")!;
+    const lock = join(cache, "numbers", `${key}.lock`);
+    mkdirSync(lock, { recursive: true });
+    const holder = spawn("sleep", ["2"], { stdio: "ignore" });
+    writeFileSync(join(lock, "owner.json"), JSON.stringify({ pid: holder.pid, host: hostname(), since: "" }));
+    const t0 = Date.now();
+    const r = await run(cache, toyConfig());
+    expect(Date.now() - t0).to.be.greaterThan(1500); // it did wait for the holder
+    const logs = r.reporter.events.filter((e) => e.event === "log").map((e) => (e as { message: string }).message);
+    expect(logs[0]).to.match(/^waiting for another run \(pid \d+\)/);
+    expect(logs.some((m) => m.startsWith("taking over the lock of stopped run"))).to.equal(true);
+    expect(r.outputs.get("sum")!.meta.sum).to.equal(expectedSum(toyConfig()));
   });
 
   it("survives SIGKILL of the orchestrator mid-stage: rerun takes over the lock and gets the same answer", async function () {

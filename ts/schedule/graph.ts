@@ -134,11 +134,19 @@ async function acquireLock(lockDir: string, reporter: Reporter, stage: string, s
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     let pid: number | undefined;
+    let host = hostname();
     try {
       const info = JSON.parse(readFileSync(owner, "utf8")) as { pid: number; host: string };
-      pid = info.host === hostname() ? info.pid : undefined;
+      ({ pid, host } = info);
     } catch {
       // owner.json not written yet (the owner is between mkdir and write) or the owner died there
+    }
+    if (pid !== undefined && host !== hostname()) {
+      // a run on another machine sharing this cache: its liveness cannot be checked from here
+      if (!waited) reporter.log(`waiting for a run on ${host} (pid ${pid}) working on the same key; remove ${lockDir} if it is gone`, stage);
+      waited = true;
+      await sleep(2000);
+      continue;
     }
     if (pid !== undefined && !pidAlive(pid)) {
       reporter.log(`taking over the lock of stopped run (pid ${pid})`, stage);
