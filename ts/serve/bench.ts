@@ -4,6 +4,8 @@
 // records a run next to the paper's numbers.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os, { tmpdir } from "node:os";
+import v8 from "node:v8";
+import vm from "node:vm";
 import path from "node:path";
 import { startWorker, type ProgressInfo } from "../worker/index.js";
 import type { BenchReport, BenchTable } from "../worker/bench-report.js";
@@ -38,7 +40,9 @@ export interface LoadTestResult {
   mean_batch: number;
   /** RSS (MB) of the Node process (front + clients) and of the Python worker after each quarter */
   rss_mb: { node: number[]; worker: number[] };
-  /** growth over the second half (quarter 2 -> 4), both processes: ~0 = flat */
+  /** V8 heap in use (MB) after a full GC, after each quarter: what the Node side really retains */
+  node_heap_mb: number[];
+  /** growth over the second half (quarter 2 -> 4): Node heap after GC + worker RSS; ~0 = flat */
   memory_growth_mb: number;
 }
 
@@ -79,6 +83,12 @@ function rssMb(pid: number | "self"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status);
   return kb ? Number(kb[1]) / 1024 : NaN;
+}
+
+/** A full GC before reading memory, so growth means retained objects, not garbage not yet collected. */
+function collectGarbage(): void {
+  v8.setFlagsFromString("--expose-gc");
+  (vm.runInNewContext("gc") as () => void)();
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -131,9 +141,12 @@ export async function loadTest(url: string, workerPid: number, ids: readonly str
   const before = stats();
   const started = performance.now();
   const rss: { node: number[]; worker: number[] } = { node: [], worker: [] };
+  const heap: number[] = [];
   for (let quarter = 1; quarter <= 4; quarter++) {
     const limit = Math.floor((requests * quarter) / 4);
     await Promise.all(Array.from({ length: clients }, () => client(limit)));
+    collectGarbage();
+    heap.push(process.memoryUsage().heapUsed / 2 ** 20);
     rss.node.push(rssMb("self"));
     rss.worker.push(rssMb(workerPid));
   }
@@ -151,7 +164,8 @@ export async function loadTest(url: string, workerPid: number, ids: readonly str
     worker_calls: calls,
     mean_batch: calls ? (after.queries - before.queries) / calls : 0,
     rss_mb: rss,
-    memory_growth_mb: rss.node[3]! - rss.node[1]! + (rss.worker[3]! - rss.worker[1]!),
+    node_heap_mb: heap,
+    memory_growth_mb: heap[3]! - heap[1]! + (rss.worker[3]! - rss.worker[1]!),
   };
 }
 
@@ -263,9 +277,10 @@ export function serveReport(r: ServeBenchResult): BenchReport {
     const l = r.load;
     tables.push({
       title: `serve — loopback HTTP load test (${fmt(r.rows.find((x) => x.path === "c")?.catalogue, 0)} items, one worker, micro-batching)`,
-      columns: ["clients", "requests", "errors", "p50 ms", "p99 ms", "requests/s", "mean batch", "RSS node MB per quarter", "RSS worker MB per quarter", "growth 2nd half MB"],
+      columns: ["clients", "requests", "errors", "p50 ms", "p99 ms", "requests/s", "mean batch", "Node heap after GC, MB per quarter", "Node RSS MB", "worker RSS MB", "growth 2nd half MB"],
       rows: [[l.clients, l.requests, l.errors, fmt(l.p50_ms, 2), fmt(l.p99_ms, 2), fmt(l.requests_per_s, 0), fmt(l.mean_batch, 1),
-        l.rss_mb.node.map((v) => fmt(v, 0)).join(" → "), l.rss_mb.worker.map((v) => fmt(v, 0)).join(" → "), fmt(l.memory_growth_mb, 1)]],
+        l.node_heap_mb.map((v) => fmt(v, 1)).join(" → "), l.rss_mb.node.map((v) => fmt(v, 0)).join(" → "),
+        l.rss_mb.worker.map((v) => fmt(v, 0)).join(" → "), fmt(l.memory_growth_mb, 1)]],
     });
   }
   return { name: "serve", tables, json: r as unknown as Record<string, unknown> };
