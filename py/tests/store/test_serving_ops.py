@@ -134,3 +134,24 @@ def test_a_store_directory_alone_is_servable_through_its_recorded_checkpoint(tra
     via_run = recommend({"run_dir": str(trained_run.run_dir), "store_dir": str(embedded),
                          "queries": [{"history": ["v00003"], "k": 5}]}, {}, ctx)
     assert via_store.result["answers"] == via_run.result["answers"]
+
+
+def test_recommend_equals_the_rank_op_run_in_shards(trained_run: Any, embedded: Path, tmp_path: Path) -> None:
+    """The model helper's `rank` op itself (two user shards, top-30), not only training's ranks.arrow."""
+    from linkedout.train.ops import rank_op
+
+    ctx = OpContext(torch.device("cpu"), {})
+    offline: dict[str, list[str]] = {}
+    for index in range(2):
+        out = tmp_path / f"ranks-{index}.arrow"
+        rank_op({"run_dir": str(trained_run.run_dir), "split": "test", "shard": {"index": index, "count": 2},
+                 "out": str(out), "topk": 30}, {}, ctx)
+        offline.update({r["user"]: r["topk"] for r in _read(out).to_pylist()})
+    table = _read(trained_run.split_dir / "test.arrow")
+    queries = [{"history": h, "k": 30, "exclude": m} for h, m in
+               zip(table.column("history").to_pylist(), table.column("masked").to_pylist())]
+    answers = recommend({"run_dir": str(trained_run.run_dir), "store_dir": str(embedded), "queries": queries}, {},
+                        ctx).result["answers"]
+    users = table.column("user").to_pylist()
+    assert len(offline) == len(users) == 80
+    assert [a["items"] for a in answers] == [offline[u] for u in users]
