@@ -23,6 +23,7 @@ from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 
 MAX_HISTORY = 10  # MicroLens protocol: the model sees at most the 10 items before the target
 
+
 class UserTower(Protocol):
     """history_z: [B, L, d_z] item vectors oldest first, right-padded with zeros; lengths: [B] real items.
     Returns the user vectors [B, d_z], scored against the catalogue by a dot product. (The trained
@@ -38,6 +39,7 @@ class QueryError(ValueError):
         super().__init__(message)
         self.status = status
 
+
 @dataclass(frozen=True)
 class Query:
     history: Sequence[str]  # oldest first, 1..MAX_HISTORY item ids
@@ -45,11 +47,13 @@ class Query:
     exclude: Sequence[str] = ()  # further ids never to return (the history is always excluded)
     gates: bool = False  # also return the gate weights of the returned items
 
+
 @dataclass
 class Answer:
     items: list[str]
     scores: list[float]
     gates: list[list[float]] | None  # per returned item, pi over taps (if asked)
+
 
 class RankingService:
     """Exact top-K over a dense catalogue. Not thread-safe; one per worker process."""
@@ -135,6 +139,7 @@ def topk_lowest_row_on_ties(scores: torch.Tensor, k: int) -> tuple[torch.Tensor,
     final = torch.sort(values_by_row, dim=1, descending=True, stable=True).indices
     return values_by_row.gather(1, final), rows_sorted.gather(1, final)
 
+
 @dataclass
 class ServingState:
     """What a worker keeps in ``ctx.state`` per run dir: the service and how to notice store updates."""
@@ -144,6 +149,7 @@ class ServingState:
     manifest_mtime_ns: int
     checked_at: float
     extra: dict[str, Any]
+
 
 def refresh_if_changed(state: ServingState, *, min_interval_s: float = 0.5) -> bool:
     """Reload the catalogue when ``add`` wrote to the store (polled at most every ``min_interval_s``)."""
