@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { execa } from "execa";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeMetrics, formatMetrics, headItems, metricsFromRanks, ndcgAt, readRanks, writeRanks, type RankRow } from "../../ts/metrics/index.js";
 import { splitDataset } from "../../ts/data/index.js";

@@ -1,11 +1,7 @@
 // Library function behind `lo-exp bench train`: training throughput (user sequences/s) of the default
 // recommender + train config, measured by the worker op `bench_train` (py/linkedout/train/bench.py).
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { writeFileAtomic } from "../data/index.js";
-import { startWorker } from "../worker/index.js";
 import type { ProgressInfo } from "../worker/protocol.js";
-import type { BenchReport } from "../worker/bench-report.js";
+import { runBenchOp, type BenchReport } from "../worker/bench-report.js";
 
 export interface BenchTrainOptions {
   /** "tiny" = the quick-start backbone's TokenStore shapes; "7b" = LLaVA-OneVision-7B's (d=3584, 7 taps). */
@@ -52,25 +48,15 @@ export interface BenchTrainResult {
   date: string;
 }
 
-/** Start one worker, run the `bench_train` op, optionally write the JSON, return it. */
+/** Run the `bench_train` op on one worker, optionally write the JSON, return it. */
 export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTrainResult> {
-  const w = await startWorker({ device: opts.gpu ? "cuda:0" : "cpu", threads: opts.threads ?? 1, startTimeoutS: 300 });
-  try {
-    const args: Record<string, unknown> = { preset: opts.preset ?? "tiny" };
-    if (opts.batchSize) args.batch_size = opts.batchSize;
-    if (opts.steps) args.steps = opts.steps;
-    if (opts.warmup !== undefined) args.warmup = opts.warmup;
-    if (opts.precisions?.length) args.precisions = opts.precisions;
-    const r = await w.call<{ rows: BenchTrainRow[] }>("bench_train", args, opts.onProgress ? { onProgress: opts.onProgress } : {});
-    const result: BenchTrainResult = { bench: "train", rows: r.result.rows, date: new Date().toISOString() };
-    if (opts.out) {
-      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-      writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
-    }
-    return result;
-  } finally {
-    await w.close();
-  }
+  const args: Record<string, unknown> = { preset: opts.preset ?? "tiny" };
+  if (opts.batchSize) args.batch_size = opts.batchSize;
+  if (opts.steps) args.steps = opts.steps;
+  if (opts.warmup !== undefined) args.warmup = opts.warmup;
+  if (opts.precisions?.length) args.precisions = opts.precisions;
+  const r = await runBenchOp<{ rows: BenchTrainRow[] }>("bench_train", args, opts);
+  return { bench: "train", rows: r.rows, date: r.date };
 }
 
 const TRAIN_COLUMNS = ["preset", "device", "precision", "threads", "batch (seq)", "items/batch", "step s", "sequences/s", "items/s", "params", "peak RSS MB", "peak GPU MB"];

@@ -1,19 +1,8 @@
 // Arrow IPC *file* reading/writing for the split and ranks files, written atomically (temp name + rename).
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { tableFromIPC, tableToIPC, type Table } from "apache-arrow";
+import { writeFileAtomic } from "../util/fs.js";
 import { DataError } from "./errors.js";
-
-/** Write `data` to `path` via a temp file in the same directory, so a reader never sees half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
 
 export function writeArrowFile(path: string, table: Table): void {
   writeFileAtomic(path, tableToIPC(table, "file"));

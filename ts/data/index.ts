@@ -22,4 +22,4 @@ export type { ShardManifest, ShardOptions } from "./shard.js";
 export { compareIds, sortIds } from "./ids.js";
 export { DataError } from "./errors.js";
 export { readCsv, csvField } from "./csv.js";
-export { readArrowFile, writeArrowFile, writeFileAtomic } from "./arrow-io.js";
+export { readArrowFile, writeArrowFile } from "./arrow-io.js";

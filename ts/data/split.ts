@@ -7,7 +7,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Int64, makeVector, Table } from "apache-arrow";
 import { readIntColumn, readUtf8Column, readUtf8ListColumn, utf8ListVector, utf8Vector } from "./arrow-columns.js";
-import { readArrowFile, writeArrowFile, writeFileAtomic } from "./arrow-io.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { readArrowFile, writeArrowFile } from "./arrow-io.js";
 import { sortIds } from "./ids.js";
 import { loadMicroLens, type Interaction, type LoadOptions, type MicroLensDataset } from "./microlens.js";
 

@@ -11,7 +11,7 @@
 // (worker op `render_videos`). Same seed → byte-identical CSVs and identical decoded frames.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "./arrow-io.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { csvField } from "./csv.js";
 import { DataError } from "./errors.js";
 import { Rng, WeightedSampler } from "./prng.js";

@@ -1,14 +1,12 @@
 // Library functions behind `lo-exp model tiny`, `lo-exp extract CONFIG` and `lo-exp bench extract`.
 // The CLI verbs (ts/cli/commands/{model,extract}.ts, the bench entry) are thin shells over these.
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
 import { readSplit } from "../data/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
-import type { BenchReport } from "../worker/bench-report.js";
+import { runBenchOp, type BenchReport } from "../worker/bench-report.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 import { ensureBackbonePath, runExtraction, type BackboneConfig, type ExtractItem, type ExtractSettings } from "./extract.js";
-import { writeFileAtomic } from "./fsutil.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter } from "./progress.js";
@@ -164,25 +162,14 @@ export interface BenchExtractResult {
 
 /** Run the extraction benchmark on one worker (CPU, or cuda:0 with `gpu`) and write its JSON to `out`. */
 export async function benchExtract(opts: BenchExtractOptions): Promise<BenchExtractResult> {
-  const w = await startWorker({ device: opts.gpu ? "cuda:0" : "cpu", threads: opts.threads ?? 1, startTimeoutS: 300 });
-  try {
-    const args: Record<string, unknown> = { gpu: opts.gpu ?? false };
-    if (opts.modelPath) args.model_path = resolve(opts.modelPath);
-    if (opts.batchSizes?.length) args.batch_sizes = opts.batchSizes;
-    if (opts.frames?.length) args.frames = opts.frames;
-    if (opts.items) args.items = opts.items;
-    if (opts.repeats) args.repeats = opts.repeats;
-    if (opts.maxNewTokens) args.max_new_tokens = opts.maxNewTokens;
-    const r = await w.call<BenchExtractResult>("bench_extract", args, { onProgress: opts.onProgress });
-    const result = { ...r.result, date: new Date().toISOString() };
-    if (opts.out) {
-      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-      writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
-    }
-    return result;
-  } finally {
-    await w.close();
-  }
+  const args: Record<string, unknown> = { gpu: opts.gpu ?? false };
+  if (opts.modelPath) args.model_path = resolve(opts.modelPath);
+  if (opts.batchSizes?.length) args.batch_sizes = opts.batchSizes;
+  if (opts.frames?.length) args.frames = opts.frames;
+  if (opts.items) args.items = opts.items;
+  if (opts.repeats) args.repeats = opts.repeats;
+  if (opts.maxNewTokens) args.max_new_tokens = opts.maxNewTokens;
+  return runBenchOp<BenchExtractResult>("bench_extract", args, opts);
 }
 
 /**

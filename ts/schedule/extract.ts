@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
 import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
 import type { ProgressInfo } from "../worker/protocol.js";
-import { contentHash } from "./fsutil.js";
+import { contentHash } from "../util/fs.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {

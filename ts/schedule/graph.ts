@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { contentHash, writeFileAtomic } from "./fsutil.js";
+import { contentHash, writeFileAtomic } from "../util/fs.js";
 import type { ProgressUpdate, Reporter } from "./progress.js";
 
 export interface StageOutput {

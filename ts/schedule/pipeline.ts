@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ExperimentConfig } from "../config/index.js";
 import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
-import { fileSha256, writeFileAtomic } from "./fsutil.js";
+import { fileSha256, writeFileAtomic } from "../util/fs.js";
 import {
   ensureBackbonePath,
   extractionKeyParts,

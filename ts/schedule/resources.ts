@@ -1,7 +1,7 @@
 // Per-run shared resources: the Python worker pool, started on first use from the `workers` section.
 import { WorkerPool } from "../worker/index.js";
 import type { WorkersConfig } from "../config/index.js";
-import { canonicalJson } from "./fsutil.js";
+import { canonicalJson } from "../util/fs.js";
 import type { Reporter } from "./progress.js";
 
 export class RunResources {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Float64, Int32, Int64, makeVector, Table, Utf8, vectorFromArray } from "apache-arrow";
 import { writeArrowFile } from "../data/arrow-io.js";
 import type { MetricsResult } from "../metrics/index.js";
-import { copyFileAtomic } from "./fsutil.js";
+import { copyFileAtomic } from "../util/fs.js";
 import type { StageOutput } from "./graph.js";
 import type { MetricValue } from "./table.js";
 

@@ -6,7 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { writeArrowFile } from "../data/index.js";
 import { formatMetrics, type MetricsResult } from "../metrics/index.js";
-import { writeFileAtomic } from "./fsutil.js";
+import { writeFileAtomic } from "../util/fs.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { findPython } from "../worker/index.js";
-import { writeFileAtomic } from "./fsutil.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { ProgressUpdate } from "./progress.js";
 
 export interface TorchrunOptions {

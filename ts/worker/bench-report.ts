@@ -2,6 +2,10 @@
  * The shape every `lo-exp bench <what>` library function returns, and its text rendering.
  * (Lives here because the transport bench came first; any bench may import it.)
  */
+import { resolve } from "node:path";
+import { writeFileAtomic } from "../util/fs.js";
+import { startWorker } from "./client.js";
+import type { ProgressInfo } from "./protocol.js";
 export interface BenchTable {
   title: string;
   columns: string[];
@@ -24,4 +28,25 @@ export function formatBenchReport(report: BenchReport): string {
     out.push(`${t.title}\n`, line(t.columns), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...t.rows.map((r) => line(r.map(String))), "");
   }
   return out.join("\n");
+}
+
+/**
+ * Run one benchmark op on a fresh worker (cuda:0 with `gpu`, else the CPU) and close it; the result gets
+ * a `date`, and is written as JSON to `out` (atomically) when given. Benches whose measuring happens in
+ * Python (train, extract) are this one call.
+ */
+export async function runBenchOp<R extends object>(
+  op: string,
+  args: Record<string, unknown>,
+  opts: { gpu?: boolean; threads?: number; out?: string; onProgress?: (p: ProgressInfo) => void } = {},
+): Promise<R & { date: string }> {
+  const w = await startWorker({ device: opts.gpu ? "cuda:0" : "cpu", threads: opts.threads ?? 1, startTimeoutS: 300 });
+  try {
+    const r = await w.call<R>(op, args, opts.onProgress ? { onProgress: opts.onProgress } : {});
+    const result = { ...r.result, date: new Date().toISOString() };
+    if (opts.out) writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    await w.close();
+  }
 }
