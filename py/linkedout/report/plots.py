@@ -122,7 +122,15 @@ def plot_gate_box(layer_ids: list[int], matrix: np.ndarray, path: Path, title: s
     """Fig. 5 style: a box plot of pi_l per layer, labelled with its average contribution %."""
     contribution = average_contribution_percent(matrix)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    ax.boxplot([matrix[:, j] for j in range(len(layer_ids))], showfliers=False)
+    # As the paper's Fig. 5: red median line, blue dashed mean line.
+    ax.boxplot(
+        [matrix[:, j] for j in range(len(layer_ids))],
+        showfliers=False,
+        showmeans=True,
+        meanline=True,
+        medianprops={"color": "tab:red"},
+        meanprops={"color": "tab:blue", "linestyle": "--"},
+    )
     ax.set_xticks(range(1, len(layer_ids) + 1), [f"layer {ly}" for ly in layer_ids])
     top = float(matrix.max())
     for j, pct in enumerate(contribution):
