@@ -8,6 +8,15 @@ out[b, t] summarises items 0..t only, so with right padding the padded tail neve
 position, and out[b, length-1] is the user vector. Scores are dot products with item vectors z_v.
 Training uses every position (next-item prediction, as MicroLens's SASRec/GRU4Rec/NextItNet baselines).
 
+Given the lengths, an encoder returns the user vectors only, computing no more than they need:
+
+    encoder(seq [B, L, d], lengths [B])  ->  users [B, d] = encoder(seq)[b, lengths_b - 1]
+
+This is the one path behind `LinkedOutRecommender.encode_users`: evaluation during training, the
+offline `rank` op and online serving. For SASRec it runs the last transformer block at the last
+position only (its keys and values still cover every position): exact, and ~37% fewer multiply-adds
+for the default 2-block tower over 10 items.
+
 - SASRec (Kang & McAuley, 2018): pre-LN causal transformer, learnable positions counted from the oldest item.
 - GRU4Rec (Hidasi et al., 2016): a GRU over the sequence, then a linear output map.
 - NextItNet (Yuan et al., 2019): stacked residual blocks of dilated causal 1-D convolutions.
@@ -38,14 +47,31 @@ class CausalSelfAttentionBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attn_dropout = dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        b, length, d = t.shape
+        return t.reshape(b, length, self.heads, d // self.heads).transpose(1, 2)  # [B, H, L, d/H]
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, L, d] -> [B, L, d]. With ``lengths`` [B] (right padding): position lengths_b - 1 only,
+        [B, d] — its query, attention output and FFN; keys and values over all positions as before."""
         b, length, d = x.shape
         h = self.norm_attn(x)
-        q, k, v = (proj(h).reshape(b, length, self.heads, d // self.heads).transpose(1, 2) for proj in (self.query, self.key, self.value))
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                              dropout_p=self.attn_dropout if self.training else 0.0)  # [B, H, L, dh]
-        x = x + self.dropout(self.proj(attn.transpose(1, 2).reshape(b, length, d)))
-        return x + self.dropout(self.ffn(self.norm_ffn(x)))
+        k, v = self._split_heads(self.key(h)), self._split_heads(self.value(h))  # [B, H, L, dh]
+        if lengths is None:
+            q = self._split_heads(self.query(h))  # [B, H, L, dh]
+            mask, causal = None, True
+        else:
+            last = (torch.arange(b, device=x.device), lengths - 1)
+            x, h = x[last][:, None], h[last][:, None]  # [B, 1, d]
+            q = self._split_heads(self.query(h))  # [B, H, 1, dh]
+            # the causal mask's row for position lengths_b - 1: keys 0..lengths_b - 1
+            mask = (torch.arange(length, device=x.device) < lengths[:, None])[:, None, None]  # [B, 1, 1, L]
+            causal = False
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                              dropout_p=self.attn_dropout if self.training else 0.0)  # [B, H, L or 1, dh]
+        x = x + self.dropout(self.proj(attn.transpose(1, 2).reshape(b, -1, d)))
+        x = x + self.dropout(self.ffn(self.norm_ffn(x)))
+        return x if lengths is None else x[:, 0]
 
 
 class SASRecEncoder(nn.Module):
@@ -57,12 +83,14 @@ class SASRecEncoder(nn.Module):
         self.blocks = nn.ModuleList(CausalSelfAttentionBlock(d, cfg.heads, dropout) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, L, d] -> [B, L, d]; with ``lengths`` [B] -> the user vectors [B, d] (module docstring)."""
         length = seq.shape[1]
         x = self.dropout(seq + self.positions.weight[:length])  # [B, L, d]
-        for block in self.blocks:
-            x = block(x)
-        return self.norm(x)
+        *inner, final = self.blocks
+        for block in inner:
+            x = block(x)  # [B, L, d]: the final block's keys and values need every position
+        return self.norm(final(x, lengths))  # [B, L, d], or [B, d] at lengths - 1
 
 
 class GRU4RecEncoder(nn.Module):
@@ -72,9 +100,9 @@ class GRU4RecEncoder(nn.Module):
         self.gru = nn.GRU(d, d, num_layers=cfg.layers, batch_first=True, dropout=dropout if cfg.layers > 1 else 0.0)
         self.out = nn.Linear(d, d)
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         hidden, _ = self.gru(self.dropout(seq).float())  # [B, L, d]; a GRU is causal by construction
-        return self.out(hidden)
+        return self.out(hidden if lengths is None else last_position(hidden, lengths))  # [B, L, d] or [B, d]
 
 
 class DilatedResidualBlock(nn.Module):
@@ -108,11 +136,11 @@ class NextItNetEncoder(nn.Module):
         )
         self.out = nn.Linear(d, d)
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+    def forward(self, seq: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         x = self.dropout(seq)
         for block in self.blocks:
             x = block(x)
-        return self.out(x)
+        return self.out(x if lengths is None else last_position(x, lengths))  # [B, L, d] or [B, d]
 
 
 RankerFactory = Callable[[int, RankerConfig, float], nn.Module]

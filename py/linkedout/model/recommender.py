@@ -24,7 +24,7 @@ from torch import nn
 from .config import RecommenderConfig
 from .features import ItemFeatures
 from .item_encoder import ItemEncoder, ItemEncoding
-from .rankers import build_user_encoder, last_position
+from .rankers import build_user_encoder
 
 PARAM_GROUPS = ("item_encoder", "id_embeddings", "ranker")
 
@@ -60,8 +60,11 @@ class LinkedOutRecommender(nn.Module):
         return self.item_encoder(item_index, features)
 
     def encode_users(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """User tower: history item vectors [B, L, d_z] (right-padded) + lengths [B] -> user vectors [B, d_z]."""
-        return last_position(self.user_encoder(history_z), lengths)
+        """User tower: history item vectors [B, L, d_z] (right-padded) + lengths [B] -> user vectors [B, d_z].
+
+        The one path for evaluation, the offline `rank` op and serving; it equals the training forward's
+        per_position[b, lengths_b - 1] but computes only what that position needs (rankers.py)."""
+        return self.user_encoder(history_z, lengths)
 
     def param_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
         groups: dict[str, list[tuple[str, nn.Parameter]]] = {g: [] for g in PARAM_GROUPS}

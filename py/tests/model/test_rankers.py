@@ -34,3 +34,42 @@ def test_user_vector_ignores_right_padding(name: str) -> None:
 def test_unknown_ranker_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="recommender.ranker.name: unknown ranker 'bert4rec'"):
         build_user_encoder(8, RankerConfig(name="bert4rec"), 0.0)  # type: ignore[arg-type]
+
+
+def _padded_batch(d: int, lengths: list[int], width: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded histories [B, width, d] whose padding is random (not zero), and their lengths [B]."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(len(lengths), width, d, generator=gen), torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize(("lengths", "width"), [([10, 1, 3, 7, 10, 2], 10), ([1, 4, 2], 4), ([1, 1], 1), ([10], 10)])
+def test_sasrec_last_only_path_equals_full_path_at_last_position(layers: int, lengths: list[int], width: int) -> None:
+    # The user vector path (serving, rank op, evaluation) runs the final block at position length-1 only;
+    # it must equal the training forward read at that position, short and padded histories included.
+    torch.manual_seed(layers)
+    enc = build_user_encoder(32, RankerConfig(name="sasrec", layers=layers, heads=2, max_history=10), dropout=0.1).eval()
+    seq, lens = _padded_batch(32, lengths, width, seed=width + len(lengths))
+    with torch.inference_mode():
+        full = last_position(enc(seq), lens)
+        last_only = enc(seq, lens)
+    assert last_only.shape == (len(lengths), 32)
+    torch.testing.assert_close(last_only, full, rtol=1e-6, atol=1e-6)
+
+
+def test_sasrec_last_only_path_queries_one_position_per_user() -> None:
+    enc = build_user_encoder(16, RankerConfig(name="sasrec", layers=2, heads=2, max_history=10), dropout=0.0).eval()
+    seen: list[tuple[int, ...]] = []
+    for block in enc.blocks:
+        block.query.register_forward_hook(lambda _m, inputs, _o: seen.append(tuple(inputs[0].shape)))
+    seq, lens = _padded_batch(16, [10, 4, 1], 10, seed=3)
+    enc(seq, lens)
+    assert seen == [(3, 10, 16), (3, 1, 16)]  # first block: every position; final block: the last one only
+
+
+@pytest.mark.parametrize("name", sorted(RANKERS))
+def test_user_vectors_with_lengths_equal_the_training_forward(name: str) -> None:
+    torch.manual_seed(4)
+    enc = build_user_encoder(8, RankerConfig(name=name, layers=2, heads=2, max_history=10), dropout=0.0).eval()
+    seq, lens = _padded_batch(8, [10, 1, 6], 10, seed=4)
+    torch.testing.assert_close(enc(seq, lens), last_position(enc(seq), lens), rtol=1e-6, atol=1e-6)
