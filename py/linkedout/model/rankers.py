@@ -61,6 +61,7 @@ class CausalSelfAttentionBlock(nn.Module):
             q = self._split_heads(self.query(h))  # [B, H, L, dh]
             mask, causal = None, True
         else:
+            lengths = lengths.to(x.device)
             last = (torch.arange(b, device=x.device), lengths - 1)
             x, h = x[last][:, None], h[last][:, None]  # [B, 1, d]
             q = self._split_heads(self.query(h))  # [B, H, 1, dh]
