@@ -10,9 +10,10 @@ import { modelCommand } from "./commands/model.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { addItemsCommand } from "./commands/add-items.js";
+import { workerCommand } from "./commands/worker.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here.
-const commands: CliCommand<any>[] = [benchCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand];
+const commands: CliCommand<any>[] = [benchCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand, workerCommand];
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)

@@ -18,7 +18,7 @@ import {
   type ValueSource,
 } from "./yaml-source.js";
 
-export type { ExperimentConfig, WorkersConfig, SectionName } from "./types.js";
+export type { ExperimentConfig, WorkersConfig, RemoteWorkerConfig, SectionName } from "./types.js";
 export { SECTIONS } from "./types.js";
 export type { SourceLoc, SourceMap, ValueSource } from "./yaml-source.js";
 

@@ -14,6 +14,15 @@ export interface WorkersConfig {
   devices: string[];
   /** torch intra-op threads per worker. */
   threads: number;
+  /** workers on other hosts, reached over CURVE beside the local ones (paths absolute once resolved) */
+  remote: RemoteWorkerConfig[];
+}
+
+/** schemas/config/workers.schema.json `remote[]` */
+export interface RemoteWorkerConfig {
+  endpoint: string;
+  server_public_key: string;
+  client_keys: string;
 }
 
 /** schemas/config/dataset.schema.json (docs/data.md) */

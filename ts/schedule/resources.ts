@@ -21,17 +21,19 @@ export class RunResources {
     }
   }
 
-  /** The worker pool: `workers.devices` (one worker per GPU) or `workers.count` CPU workers. */
+  /** The worker pool: `workers.devices` (one worker per GPU) or `workers.count` CPU workers, plus `workers.remote`. */
   pool(): Promise<WorkerPool> {
     const key = canonicalJson(this.workers);
     if (!this.poolPromise || this.poolKey !== key) {
       const w = this.workers;
       const where = w.devices.length ? w.devices.join(", ") : `${w.count} CPU worker(s)`;
-      this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each`);
+      const remote = w.remote.map((r) => r.endpoint);
+      this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each${remote.length ? `; connecting remote workers ${remote.join(", ")}` : ""}`);
       this.poolKey = key;
+      const connect = w.remote.map((r) => ({ endpoint: r.endpoint, serverPublicKey: r.server_public_key, clientKeys: r.client_keys }));
       this.poolPromise = w.devices.length
-        ? WorkerPool.start({ devices: w.devices, threads: w.threads })
-        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads });
+        ? WorkerPool.start({ devices: w.devices, threads: w.threads, remote: connect })
+        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads, remote: connect });
       // a failed start must not be cached
       this.poolPromise.catch(() => {
         this.poolPromise = undefined;
@@ -42,7 +44,7 @@ export class RunResources {
 
   /** Worker count the pool will have (for sharding before it starts). */
   get size(): number {
-    return this.workers.devices.length || this.workers.count;
+    return (this.workers.devices.length || this.workers.count) + this.workers.remote.length;
   }
 
   get workerSettings(): WorkersConfig {

@@ -5,6 +5,10 @@
  * Liveness: the worker sends a heartbeat every `heartbeatS`; if nothing arrives for `heartbeatTimeoutS`,
  * or the process exits, every pending call rejects at once with a WorkerError naming its op and the
  * exit code / signal, and the client is dead (start a new one).
+ *
+ * `connectWorker` reaches a worker that runs elsewhere (`lo-exp worker --bind tcp://… --keys DIR` on
+ * another host) over CURVE: same calls, no process to watch (missing heartbeats are how it dies), and
+ * every frame goes over the socket (no shm: the peer is on another host).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +23,8 @@ import type { Table } from "apache-arrow";
 import { decodeTable, decodeTensor, encodeChunks, tensorToTable, TensorCodecError, type Tensor } from "./codec.js";
 import { DEFAULT_SHM_MIN_BYTES, ShmPool, shmRoot, type Slot } from "./shm.js";
 import { WorkerError } from "./errors.js";
-import { findPython, pythonProblem, REPO_ROOT } from "./python.js";
+import { findPython, pythonProblem, REPO_ROOT, workerLaunch } from "./python.js";
+import { resolveClientKeys, resolveServerKey, type CurveKeyPair } from "./curve.js";
 import {
   argsProblem,
   headerProblem,
@@ -65,6 +70,20 @@ export interface StartWorkerOptions {
   shmMinBytes?: number;
   /** Receives worker stdout/stderr lines (default: kept only as a tail for error messages). */
   onLog?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+export interface ConnectWorkerOptions {
+  /** tcp://HOST:PORT of a worker started with `lo-exp worker --bind … --keys DIR` */
+  endpoint: string;
+  /** the worker's public key: Z85 (40 characters) or the path of its server.key. Omit (with clientKeys) only for a loopback/ipc worker without CURVE. */
+  serverPublicKey?: string;
+  /** this client's keypair, or the path of its client.key_secret; its public key must be in the worker's clients/ directory */
+  clientKeys?: string | CurveKeyPair;
+  /** How long to wait for the handshake (hello). Default 15 s. */
+  connectTimeoutS?: number;
+  /** Fail the worker (every pending call) if no heartbeat arrives for this long. Default 20 s. */
+  heartbeatTimeoutS?: number;
+  maxMessageBytes?: number;
 }
 
 export interface CallOptions {
@@ -128,8 +147,11 @@ export class WorkerClient {
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
 
+  /** Resolves `exited` of a remote worker's client (there is no process to wait for). */
+  private markExited?: (how: { code: number | null; signal: string | null }) => void;
+
   private constructor(
-    private readonly proc: ChildProcess,
+    private readonly proc: ChildProcess | null, // null: a remote worker (connectWorker)
     private readonly dealer: zmq.Dealer,
     readonly endpoint: string,
     readonly device: string,
@@ -141,6 +163,10 @@ export class WorkerClient {
     private readonly logTail: string[], // shared with the stdout/stderr line readers
   ) {
     this.exited = new Promise((resolve) => {
+      if (!proc) {
+        this.markExited = resolve;
+        return;
+      }
       const onExit = (code: number | null, signal: string | null) => {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         this.fail(`worker pid ${proc.pid} on ${device} ${how}`);
@@ -151,8 +177,17 @@ export class WorkerClient {
     });
   }
 
+  /** The worker's process id (on its own host for a remote worker; -1 before the handshake). */
   get pid(): number {
-    return this.proc.pid ?? -1;
+    return this.proc ? (this.proc.pid ?? -1) : (this.info?.pid ?? -1);
+  }
+  /** Whether the worker runs elsewhere (connectWorker): no process of ours, no shm. */
+  get remote(): boolean {
+    return this.proc === null;
+  }
+  /** How error messages name this worker. */
+  private get who(): string {
+    return this.proc ? `worker pid ${this.pid} on ${this.device}` : `remote worker ${this.endpoint}`;
   }
   get alive(): boolean {
     return this.deadReason === null;
@@ -184,19 +219,10 @@ export class WorkerClient {
       privateDir = mkdtempSync(path.join(tmpdir(), "lo-w-")); // mode 0700
       endpoint = `ipc://${privateDir}/w.sock`;
     }
-    const cuda = /^cuda(?::(\d+))?$/.exec(device);
-    if (!cuda && device !== "cpu") throw new WorkerError("DeviceInvalid", `device '${device}': use "cpu" or "cuda:N"`);
-    const env: Record<string, string> = {
-      PYTHONPATH: [path.join(REPO_ROOT, "py"), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-      PYTHONUNBUFFERED: "1",
-      OMP_NUM_THREADS: String(threads),
-      MKL_NUM_THREADS: String(threads),
-      OPENBLAS_NUM_THREADS: String(threads),
-      HF_HUB_OFFLINE: "1",
-      CUDA_VISIBLE_DEVICES: cuda ? (cuda[1] ?? "0") : "",
-      ...opts.env,
-    };
-    const args = ["-m", "linkedout.worker", "--bind", endpoint, "--device", cuda ? "cuda:0" : "cpu", "--threads", String(threads),
+    const launch = workerLaunch(device, threads);
+    if (!launch) throw new WorkerError("DeviceInvalid", `device '${device}': use "cpu" or "cuda:N"`);
+    const env: Record<string, string> = { ...launch.env, ...opts.env };
+    const args = ["-m", "linkedout.worker", "--bind", endpoint, "--device", launch.deviceArg, "--threads", String(threads),
       "--heartbeat-s", String(heartbeatS), "--max-message-bytes", String(maxMessageBytes)];
     const subprocess = execa(python, args, { env, reject: false, buffer: false, stdin: "ignore", stdout: "pipe", stderr: "pipe", cleanup: true, cwd: REPO_ROOT });
     subprocess.catch(() => undefined); // exits are watched through the ChildProcess "exit" event
@@ -249,7 +275,7 @@ export class WorkerClient {
     client.receiveLoop();
     client.watchdog = setInterval(() => {
       if (Date.now() - client.lastSeen > client.heartbeatTimeoutMs) {
-        client.fail(`worker pid ${client.pid} on ${device} sent no heartbeat for ${(client.heartbeatTimeoutMs / 1000).toFixed(1)} s`);
+        client.fail(`${client.who} sent no heartbeat for ${(client.heartbeatTimeoutMs / 1000).toFixed(1)} s`);
         proc.kill("SIGKILL");
       }
     }, Math.max(100, Math.min(1000, heartbeatS * 500)));
@@ -325,7 +351,7 @@ export class WorkerClient {
         p.timer = setTimeout(() => {
           // the worker may still be using the slots: do not reuse them
           this.pending.delete(id);
-          reject(new WorkerError("Timeout", `op ${op}: no reply from worker pid ${this.pid} within ${opts.timeoutMs} ms`, op));
+          reject(new WorkerError("Timeout", `op ${op}: no reply from ${this.who} within ${opts.timeoutMs} ms`, op));
         }, opts.timeoutMs);
       }
       this.pending.set(id, p);
@@ -354,7 +380,7 @@ export class WorkerClient {
     try {
       header = JSON.parse(headerBytes.toString("utf8")) as ReplyHeader;
     } catch {
-      return this.fail(`worker pid ${this.pid} sent a reply whose header is not JSON`);
+      return this.fail(`${this.who} sent a reply whose header is not JSON`);
     }
     const problem = headerProblem("reply", header);
     if (problem) {
@@ -424,14 +450,20 @@ export class WorkerClient {
     this.dealer.close();
     this.shm?.close();
     if (this.privateDir) rmSync(this.privateDir, { recursive: true, force: true });
+    this.markExited?.({ code: null, signal: null });
   }
 
-  /** Clean shutdown: ask the worker to stop (shutdown op), wait for it to exit, SIGKILL after `graceMs`. */
+  /**
+   * Clean shutdown: ask the worker to stop (shutdown op), wait for it to exit, SIGKILL after `graceMs`.
+   * A remote worker is only disconnected (it serves other runs; whoever started it stops it).
+   */
   async close(graceMs = 5000): Promise<void> {
+    if (!this.proc) return this.disconnect("closed by this client");
     if (this.alive) {
       this.closing = true;
       await this.call("shutdown", {}, { timeoutMs: graceMs }).catch(() => undefined);
-      const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
+      const proc = this.proc;
+      const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
       await this.exited;
       clearTimeout(timer);
     } else if (this.proc.exitCode === null && this.proc.signalCode === null) {
@@ -440,12 +472,77 @@ export class WorkerClient {
     if (this.watchdog) clearInterval(this.watchdog);
   }
 
-  /** SIGKILL the worker and wait for it. */
+  /** SIGKILL the worker and wait for it (a remote worker: disconnect; its op may still run there). */
   async kill(): Promise<void> {
+    if (!this.proc) return this.disconnect("disconnected by this client");
     this.closing = true;
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
     await this.exited;
   }
+
+  private async disconnect(reason: string): Promise<void> {
+    this.closing = true;
+    this.fail(`${this.who}: ${reason}`);
+    await this.exited;
+  }
+
+  /** Connect to a worker that is already running (a remote one: CURVE) and complete the handshake. */
+  static async connect(opts: ConnectWorkerOptions): Promise<WorkerClient> {
+    const endpoint = opts.endpoint;
+    const loopback = endpoint.startsWith("ipc://") || endpoint.startsWith("tcp://127.0.0.1:") || endpoint.startsWith("tcp://localhost:");
+    if ((opts.serverPublicKey === undefined) !== (opts.clientKeys === undefined)) {
+      throw new WorkerError("KeysInvalid", `remote worker ${endpoint}: give both serverPublicKey and clientKeys, or neither`);
+    }
+    if (opts.serverPublicKey === undefined && !loopback) {
+      throw new WorkerError("KeysInvalid", `remote worker ${endpoint}: a worker off this host is reached only over CURVE; give serverPublicKey and clientKeys`);
+    }
+    const curve = opts.serverPublicKey === undefined ? null : { serverKey: resolveServerKey(opts.serverPublicKey), client: resolveClientKeys(opts.clientKeys!) };
+    const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const dealer = new zmq.Dealer({
+      linger: 0, maxMessageSize: maxMessageBytes * 4, sendHighWaterMark: 0, receiveHighWaterMark: 0,
+      ...(curve ? { curveServerKey: curve.serverKey, curvePublicKey: curve.client.publicKey, curveSecretKey: curve.client.secretKey } : {}),
+    });
+    const client = new WorkerClient(null, dealer, endpoint, "remote", maxMessageBytes, (opts.heartbeatTimeoutS ?? 20) * 1000, null, null, DEFAULT_SHM_MIN_BYTES, []);
+    // A refused handshake fails at once (the worker never sees our messages, so hello would only time out).
+    const refused = (why: string) => client.fail(`remote worker ${endpoint} refused the connection: ${why}`);
+    dealer.events.on("handshake:error:auth", () =>
+      refused(curve ? `CURVE authentication failed: its clients/ directory does not list this client's public key ${curve.client.publicKey}` : "authentication failed"));
+    dealer.events.on("handshake:error:protocol", () =>
+      refused(curve ? "CURVE handshake failed (wrong server public key, or the worker does not use CURVE)" : "handshake failed: the worker requires CURVE (give serverPublicKey and clientKeys)"));
+    dealer.connect(endpoint);
+    client.receiveLoop();
+    const connectTimeoutS = opts.connectTimeoutS ?? 15;
+    try {
+      const hello = await client.call<WorkerInfo>("hello", { protocol: PROTOCOL_VERSION }, { timeoutMs: connectTimeoutS * 1000 });
+      if (hello.result.protocol !== PROTOCOL_VERSION) {
+        throw new WorkerError("ProtocolVersion", `remote worker ${endpoint} speaks protocol ${hello.result.protocol}, this client ${PROTOCOL_VERSION}`);
+      }
+      client.info = hello.result;
+    } catch (err) {
+      await client.kill();
+      if (err instanceof WorkerError && err.type === "Timeout") {
+        throw new WorkerError("ConnectFailed",
+          `remote worker ${endpoint} did not answer the handshake within ${connectTimeoutS} s: it is not running or not reachable, ` +
+            (curve
+              ? "or the CURVE handshake failed silently (serverPublicKey is not that worker's key, or it does not list this client's public key in its clients/ directory)"
+              : "or it requires CURVE authentication (give serverPublicKey and clientKeys)"));
+      }
+      if (err instanceof WorkerError && err.type === "WorkerDead") throw new WorkerError("ConnectFailed", err.message.replace(/^op hello: /, "").replace(/ while the request was pending$/, ""));
+      throw err;
+    }
+    client.lastSeen = Date.now();
+    const heartbeatTimeoutMs = client.heartbeatTimeoutMs;
+    client.watchdog = setInterval(() => {
+      if (Date.now() - client.lastSeen > heartbeatTimeoutMs) client.fail(`${client.who} sent no heartbeat for ${(heartbeatTimeoutMs / 1000).toFixed(1)} s (is it still running and reachable?)`);
+    }, Math.max(100, Math.min(1000, heartbeatTimeoutMs / 4)));
+    client.watchdog.unref();
+    return client;
+  }
+}
+
+/** Connect to a running worker (remote: over CURVE) and complete the handshake. */
+export function connectWorker(opts: ConnectWorkerOptions): Promise<WorkerClient> {
+  return WorkerClient.connect(opts);
 }
 
 /** Start one worker and complete the handshake. */

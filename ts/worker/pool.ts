@@ -1,4 +1,4 @@
-import { WorkerClient, type CallOptions, type CallResult, type StartWorkerOptions } from "./client.js";
+import { WorkerClient, type CallOptions, type CallResult, type ConnectWorkerOptions, type StartWorkerOptions } from "./client.js";
 import { WorkerError } from "./errors.js";
 
 export interface PoolOptions extends Omit<StartWorkerOptions, "device" | "endpoint"> {
@@ -7,6 +7,8 @@ export interface PoolOptions extends Omit<StartWorkerOptions, "device" | "endpoi
   /** One device for all workers ("cpu"), or one per worker (["cuda:0", "cuda:1"]). */
   device?: string;
   devices?: string[];
+  /** Workers already running elsewhere (`lo-exp worker --keys …` on other hosts), connected over CURVE beside the local ones. */
+  remote?: ConnectWorkerOptions[];
 }
 
 /** Several workers; each call goes to the live worker with the fewest calls in flight. */
@@ -18,8 +20,11 @@ export class WorkerPool {
     if (opts.count !== undefined && opts.devices && opts.count !== opts.devices.length) {
       throw new WorkerError("PoolInvalid", `count ${opts.count} does not match ${opts.devices.length} devices`);
     }
-    const { devices: _d, count: _c, device: _v, ...rest } = opts;
-    const started = await Promise.allSettled(devices.map((device) => WorkerClient.start({ ...rest, device })));
+    const { devices: _d, count: _c, device: _v, remote = [], ...rest } = opts;
+    const started = await Promise.allSettled([
+      ...devices.map((device) => WorkerClient.start({ ...rest, device })),
+      ...remote.map((r) => WorkerClient.connect({ maxMessageBytes: rest.maxMessageBytes, ...r })),
+    ]);
     const ok = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) {

@@ -5,6 +5,9 @@ answers the tiny control ops (hello, ping, shutdown) itself, sends heartbeats, a
 op to one handler thread through a queue. The handler thread sends its replies and progress through
 an inproc PUSH socket that the socket thread forwards to the ROUTER, so a long op never blocks
 heartbeats, progress or pings. Frames are received without copying and decoded as views.
+
+With `curve` keys (remote workers, `lo-exp worker --keys DIR`) the ROUTER is a CURVE server and a ZAP
+handler admits only the listed client keys (linkedout.worker.curve).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 import zmq
 
 from .codec import decode_table, decode_tensor, dtype_name, stream_writer, tensor_to_batch
+from .curve import ServerKeys, make_curve_server, start_authenticator
 from .op import FrameValue, Op, OpContext, OpError, OpResult
 from .protocol import PROTOCOL_VERSION, args_validator, first_error, header_validator
 from .registry import OPS
@@ -97,6 +101,7 @@ class WorkerServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         ops: dict[str, Op] = OPS,
         parent_pid: int | None = None,
+        curve: ServerKeys | None = None,
     ) -> None:
         self.bind = bind
         self.device = torch.device(device)
@@ -104,6 +109,7 @@ class WorkerServer:
         self.max_message_bytes = max_message_bytes
         self.ops = ops
         self.parent_pid = parent_pid  # stop serving when re-parented: the orchestrator died
+        self.curve = curve  # CURVE server keys: every peer must pass the handshake and the ZAP check
         self.state: dict[str, Any] = {}
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._busy: str | None = None
@@ -114,7 +120,10 @@ class WorkerServer:
 
     # ---- the socket thread -------------------------------------------------------------------
     def serve(self) -> None:
+        auth = start_authenticator(self._ctx, self.curve) if self.curve else None
         router = self._ctx.socket(zmq.ROUTER)
+        if self.curve:
+            make_curve_server(router, self.curve)
         router.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes * _HARD_CAP_FACTOR)
         router.setsockopt(zmq.LINGER, 2000)
         router.bind(self.bind)
@@ -123,7 +132,10 @@ class WorkerServer:
         pull.bind(self._out_endpoint)
         handler_thread = threading.Thread(target=self._handler_loop, name="linkedout-handler", daemon=True)
         handler_thread.start()
-        print(READY_PREFIX + json.dumps({"endpoint": endpoint, "pid": os.getpid(), "protocol": PROTOCOL_VERSION}), flush=True)
+        ready: dict[str, Any] = {"endpoint": endpoint, "pid": os.getpid(), "protocol": PROTOCOL_VERSION}
+        if self.curve:
+            ready["curve"] = {"server_public_key": self.curve.public.decode(), "clients": self.curve.clients}
+        print(READY_PREFIX + json.dumps(ready), flush=True)
 
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
@@ -166,6 +178,8 @@ class WorkerServer:
         handler_thread.join(timeout=2.0)
         pull.close(linger=0)
         router.close(linger=2000)
+        if auth is not None:
+            auth.stop()
         if handler_thread.is_alive():
             # An op is still running: the reply to `shutdown` is queued with linger; leave hard.
             time.sleep(0.3)
