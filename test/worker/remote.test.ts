@@ -162,6 +162,13 @@ describe("remote workers over CURVE", function () {
     writeFileSync(path.join(cfgDir, "c.yaml"), yaml);
     const { config } = await loadConfig(path.join(cfgDir, "c.yaml"));
     expect(config.workers.remote).to.deep.equal([{ endpoint: served.endpoint, server_public_key: server.publicFile, client_keys: client.secretFile }]);
+    // mistakes are located, like every config error
+    const problem = async (name: string, text: string) => {
+      writeFileSync(path.join(cfgDir, name), text);
+      return loadConfig(path.join(cfgDir, name)).then(() => "loaded", (e: Error) => e.message);
+    };
+    expect(await problem("bad1.yaml", yaml.replace(served.endpoint, "gpu1:5555"))).to.contain('bad1.yaml:5:17 workers.remote.0.endpoint: must match ^tcp://[^\\s/]+:[0-9]+$, got "gpu1:5555"');
+    expect(await problem("bad2.yaml", yaml.replace("client.key_secret", "nope.key_secret"))).to.contain("bad2.yaml:7:20 workers.remote.0.client_keys: file not found");
     const resources = new RunResources(config.workers, new Reporter({ mode: "json", write: () => undefined }));
     expect(resources.size).to.equal(2);
     try {
