@@ -52,13 +52,24 @@ export class RunResources {
   }
 
   async close(): Promise<void> {
+    await this.stop((pool) => pool.close());
+  }
+
+  /** Interrupt: kill the workers at once. Every stage writes then renames and checkpoints as it goes
+   * (per epoch, per extracted batch), so a kill loses at most the epoch or batch in flight — whereas a
+   * graceful close lets a busy worker run on for its grace period (long enough to finish a tiny run). */
+  async kill(): Promise<void> {
+    await this.stop((pool) => pool.kill());
+  }
+
+  private async stop(how: (pool: WorkerPool) => Promise<void>): Promise<void> {
     const p = this.poolPromise;
     this.poolPromise = undefined;
     if (!p) return;
     try {
-      await (await p).close();
+      await how(await p);
     } catch {
-      // a pool that failed to start has nothing to close
+      // a pool that failed to start has nothing to stop
     }
   }
 }

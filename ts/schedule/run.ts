@@ -76,7 +76,7 @@ export async function runConfig(
   const stages = pipelineStages();
   const signal = opts.signal ?? new AbortController().signal;
   // On interrupt, stop the workers at once so in-flight calls fail and the graph unwinds.
-  const onAbort = () => void resources.close();
+  const onAbort = () => void resources.kill();
   signal.addEventListener("abort", onAbort);
   const t0 = Date.now();
   try {

@@ -48,4 +48,10 @@ export class WorkerPool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
   }
+
+  /** SIGKILL every local worker now (remote ones are disconnected): for interrupts, where a graceful
+   * shutdown would let a running op go on for its grace period. */
+  async kill(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.kill()));
+  }
 }
