@@ -239,9 +239,13 @@ export async function runGraph<C, R>(
           resources: opts.resources,
         });
       } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        reporter.emit({ event: "stage_failed", stage: s.name, key, error: msg });
-        throw signal.aborted ? err : new StageError(s.name, err);
+        // An interrupt kills the workers, so the stage's own error is just the echo of that.
+        if (signal.aborted) {
+          reporter.emit({ event: "stage_interrupted", stage: s.name, key, dir: work });
+          throw err;
+        }
+        reporter.emit({ event: "stage_failed", stage: s.name, key, error: err instanceof Error ? err.message : String(err) });
+        throw new StageError(s.name, err);
       }
       signal.throwIfAborted();
       const seconds = (Date.now() - t0) / 1000;

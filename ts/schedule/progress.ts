@@ -11,6 +11,7 @@ export type RunEvent =
   | { event: "progress"; stage: string; done: number; total: number | null; unit: string; message: string; rate: number | null; eta_s: number | null }
   | { event: "stage_done"; stage: string; key: string; dir: string; seconds: number }
   | { event: "stage_failed"; stage: string; key: string; error: string }
+  | { event: "stage_interrupted"; stage: string; key: string; dir: string }
   | { event: "log"; stage?: string; message: string }
   | { event: "run_done"; run: string; seconds: number; results: string };
 
@@ -154,6 +155,8 @@ export class Reporter {
         return `[${ev.stage}] done in ${formatDuration(ev.seconds)} → ${ev.dir}`;
       case "stage_failed":
         return `[${ev.stage}] FAILED: ${ev.error}`;
+      case "stage_interrupted":
+        return `[${ev.stage}] interrupted; its partial work stays in ${ev.dir}`;
       case "log":
         return ev.stage ? `[${ev.stage}] ${ev.message}` : ev.message;
       case "run_done":
