@@ -5,6 +5,7 @@ import path from "node:path";
 import * as zmq from "zeromq";
 import { startWorker, tensor, WorkerError, type WorkerClient } from "../../ts/worker/index.js";
 import { FIXTURE_DIR, TENSOR_DIR } from "../../ts/worker/fixtures.js";
+import { rejection } from "./helpers.js";
 
 interface RequestCase {
   name: string;
@@ -19,16 +20,6 @@ interface RequestCase {
   traceback?: boolean;
 }
 const requests = JSON.parse(readFileSync(path.join(FIXTURE_DIR, "requests.json"), "utf8")) as { max_message_bytes: number; cases: RequestCase[] };
-
-async function rejection(p: Promise<unknown>): Promise<WorkerError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(WorkerError);
-    return err as WorkerError;
-  }
-  throw new Error("expected the call to reject");
-}
 
 describe("WorkerClient (real Python worker over ZeroMQ)", function () {
   this.timeout(60_000);

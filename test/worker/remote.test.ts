@@ -21,16 +21,7 @@ import { loadConfig } from "../../ts/config/index.js";
 import { RunResources } from "../../ts/schedule/resources.js";
 import { Reporter } from "../../ts/schedule/progress.js";
 import { REPO_ROOT } from "../../ts/worker/python.js";
-
-async function rejection(p: Promise<unknown>): Promise<WorkerError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(WorkerError);
-    return err as WorkerError;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejection } from "./helpers.js";
 
 describe("remote workers over CURVE", function () {
   this.timeout(60_000);

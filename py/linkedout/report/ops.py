@@ -36,21 +36,19 @@ def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpCont
         ctx.progress(done, steps, "plots")
         written += ["gates_kde.png", "gates_box.png"]
         result["contribution_percent"] = {str(ly): float(p) for ly, p in zip(layers, contribution)}
-    if args.get("train_log_path"):
-        path = Path(args["train_log_path"])
+    # Training curves: every numeric column of the per-step and per-epoch logs.
+    for key, file_name, what, default_title, result_key in (
+        ("train_log_path", "training_curves.png", "training log", "training", "curves"),
+        ("epochs_path", "epoch_curves.png", "epoch log", "per epoch", "epoch_curves"),
+    ):
+        if not args.get(key):
+            continue
+        path = Path(args[key])
         if not path.exists():
-            raise OpError("NotFound", f"training log not found: {path}")
-        result["curves"] = plot_training_curves(read_arrow(path), out_dir / "training_curves.png", title or "training")
+            raise OpError("NotFound", f"{what} not found: {path}")
+        result[result_key] = plot_training_curves(read_arrow(path), out_dir / file_name, title or default_title)
         done += 1
         ctx.progress(done, steps, "plots")
-        written.append("training_curves.png")
-    if args.get("epochs_path"):
-        path = Path(args["epochs_path"])
-        if not path.exists():
-            raise OpError("NotFound", f"epoch log not found: {path}")
-        result["epoch_curves"] = plot_training_curves(read_arrow(path), out_dir / "epoch_curves.png", title or "per epoch")
-        done += 1
-        ctx.progress(done, steps, "plots")
-        written.append("epoch_curves.png")
+        written.append(file_name)
     result["written"] = written
     return OpResult(result)
