@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchTrain, trainBenchReport, type BenchTrainResult } from "../../ts/bench/train.js";
-import { formatBenchReport } from "../../ts/worker/bench-report.js";
+import { formatBenchReport } from "../../ts/bench/report.js";
 
 describe("bench train (real worker, bench_train op)", function () {
   this.timeout(120_000);

@@ -73,14 +73,14 @@ export interface TopicRun {
 let topicPending: Promise<TopicRun> | null = null;
 
 /** 3 topics x 8 real videos, tiny VLLM extraction, a trained model and its EmbeddingStore
- * (py/tests/store/store_topic_run.py). Once per mocha process, removed at exit. ~15 s on one core. */
+ * (py/tests/serve/store_topic_run.py). Once per mocha process, removed at exit. ~15 s on one core. */
 export function topicRun(): Promise<TopicRun> {
   topicPending ??= (async () => {
     const root = mkdtempSync(path.join(tmpdir(), "lo-serve-topics-"));
     process.once("exit", () => rmSync(root, { recursive: true, force: true }));
     await execa(findPython(), ["-c", TOPIC_SCRIPT, root], {
       cwd: REPO_ROOT,
-      env: { PYTHONPATH: [path.join(REPO_ROOT, "py"), path.join(REPO_ROOT, "py", "tests", "store")].join(path.delimiter), OMP_NUM_THREADS: "1", HF_HUB_OFFLINE: "1" },
+      env: { PYTHONPATH: [path.join(REPO_ROOT, "py"), path.join(REPO_ROOT, "py", "tests", "serve")].join(path.delimiter), OMP_NUM_THREADS: "1", HF_HUB_OFFLINE: "1" },
     });
     return { root, runDir: path.join(root, "run"), videosDir: path.join(root, "videos"), newItem: "new-red-circle" };
   })();

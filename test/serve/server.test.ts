@@ -3,7 +3,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { tableFromIPC } from "apache-arrow";
 import { serveSchemaProblem, startRankingService, type RankingService } from "../../ts/serve/index.js";
-import { loadTest } from "../../ts/serve/bench.js";
+import { loadTest } from "../../ts/bench/serve.js";
 import { trainedRun, type TrainedRun } from "./fixture.js";
 
 interface Reply {

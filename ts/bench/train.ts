@@ -1,7 +1,7 @@
 // Library function behind `lo-exp bench train`: training throughput (user sequences/s) of the default
-// recommender + train config, measured by the worker op `bench_train` (py/linkedout/train/bench.py).
+// recommender + train config, measured by the worker op `bench_train` (py/linkedout/bench/train.py).
 import type { ProgressInfo } from "../worker/protocol.js";
-import { runBenchOp, type BenchReport } from "../worker/bench-report.js";
+import { runBenchOp, type BenchReport } from "./report.js";
 
 export interface BenchTrainOptions {
   /** "tiny" = the quick-start backbone's TokenStore shapes; "7b" = LLaVA-OneVision-7B's (d=3584, 7 taps). */

@@ -1,5 +1,5 @@
 // The ranking backend behind the HTTP front: one Python worker holding the EmbeddingStore and the user
-// tower in its op state (op `recommend`, py/linkedout/store/serving_ops.py), with micro-batching.
+// tower in its op state (op `recommend`, py/linkedout/serve/ops.py), with micro-batching.
 //
 // Micro-batching: the worker runs one op at a time. Queries that arrive while a call is in flight wait
 // and then go together in the next call (up to `maxBatch`): one user-tower pass and one matmul for all

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from linkedout.worker.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
 from .render import RenderSettings, VideoSpec, render_videos
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from linkedout.worker.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
 from ..store.token_store import TokenStoreError
 from .backbone import Backbone, load_backbone
@@ -79,22 +79,3 @@ def extract_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpConte
     return OpResult(result=report.to_json())
 
 
-def bench_extract_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
-    """``lo-exp bench extract``: hooks vs plain generate (py/linkedout/extract/bench.py)."""
-    from .bench import bench_extract
-
-    try:
-        result = bench_extract(
-            gpu=bool(args.get("gpu", False)),
-            device=ctx.device,
-            model_path=args.get("model_path") or None,
-            batch_sizes=args.get("batch_sizes") or None,
-            frames=args.get("frames") or None,
-            items=args.get("items") or None,
-            repeats=int(args.get("repeats", 5)),
-            max_new_tokens=int(args.get("max_new_tokens", 8)),
-            progress=lambda done, total, msg: ctx.progress(done, total, unit="repeats", message=msg),
-        )
-    except ValueError as e:
-        raise OpError("ArgsInvalid", str(e)) from e
-    return OpResult(result=result)

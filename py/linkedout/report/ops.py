@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..worker.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
 
 def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:

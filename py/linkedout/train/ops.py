@@ -17,7 +17,7 @@ import torch
 
 from linkedout.model.config import ConfigError
 from linkedout.store.token_store import TokenStoreError
-from linkedout.worker.op import FrameValue, Handler, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, Handler, OpContext, OpError, OpResult
 
 from .checkpoint import CheckpointError
 from .data import DataError, EvalSplit
@@ -89,17 +89,3 @@ def rank_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext)
                             "hr10": ranks.hit_rate(10), "ndcg10": ranks.ndcg(10)})
 
 
-def bench_train_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
-    """`lo-exp bench train`: sequences/s of the default model (py/linkedout/train/bench.py), one row per precision."""
-    from .bench import bench_train
-
-    precisions = list(args.get("precisions") or (["fp32", "bf16"] if ctx.device.type == "cuda" else ["fp32"]))
-    rows = []
-    for i, precision in enumerate(precisions):
-        try:
-            rows.append(bench_train(ctx.device, preset=str(args.get("preset", "tiny")), batch_size=int(args.get("batch_size", 0)) or None,
-                                    steps=int(args.get("steps", 5)), warmup=int(args.get("warmup", 1)), precision=precision,
-                                    progress=lambda done, total, msg, p=precision: ctx.progress(done, total, "steps", f"{p}: {msg}")))
-        except ConfigError as err:
-            raise OpError("ArgsInvalid", str(err)) from err
-    return OpResult(result={"rows": rows})

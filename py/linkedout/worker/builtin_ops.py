@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .op import FrameValue, OpContext, OpError, OpResult, OutFrame
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult, OutFrame
 from .protocol import PROTOCOL_VERSION
 
 _VERSIONED_PACKAGES = ("torch", "transformers", "pyarrow", "pyzmq", "numpy", "av", "jsonschema", "lancedb")

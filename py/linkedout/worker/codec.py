@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from .op import OpError
+from linkedout.protocol.op import OpError
 
 # our dtype name -> (Arrow type on the wire, numpy dtype on the wire, torch dtype)
 DTYPES: dict[str, tuple[pa.DataType, np.dtype[Any], torch.dtype]] = {

@@ -12,8 +12,11 @@ from linkedout.report.ops import plot_report
 
 from . import builtin_ops
 from linkedout.extract import ops as extract_ops
-from .op import Op, TensorSpec
-from linkedout.store import serving_bench, serving_ops
+from linkedout.protocol.op import Op, TensorSpec
+from linkedout.bench import extract as extract_bench
+from linkedout.bench import serve as serve_bench
+from linkedout.bench import train as train_bench
+from linkedout.serve import ops as serve_ops
 from linkedout.train import ops as train_ops
 
 _FLOATING = frozenset({"float16", "bfloat16", "float32", "float64"})
@@ -32,16 +35,16 @@ OPS: dict[str, Op] = {
     # extraction (py/linkedout/extract)
     "build_tiny_model": Op(handler=extract_ops.build_tiny_model_op, args_schema="build_tiny_model", frames={}),
     "extract": Op(handler=extract_ops.extract_op, args_schema="extract", frames={}, progress=True),
-    "bench_extract": Op(handler=extract_ops.bench_extract_op, args_schema="bench_extract", frames={}, progress=True),
+    "bench_extract": Op(handler=extract_bench.bench_extract_op, args_schema="bench_extract", frames={}, progress=True),
     # training and ranking (py/linkedout/train)
     "train": Op(handler=train_ops.train_op, args_schema="train", frames={}, progress=True),
     "rank": Op(handler=train_ops.rank_op, args_schema="rank", frames={}, progress=True),
-    "bench_train": Op(handler=train_ops.bench_train_op, args_schema="bench_train", frames={}, progress=True),
-    # store-and-retrieve (py/linkedout/store): EmbeddingStore and online ranking
-    "embed": Op(handler=serving_ops.embed, args_schema="embed", frames={}, progress=True),
-    "recommend": Op(handler=serving_ops.recommend, args_schema="recommend", frames={}),
-    "add_items": Op(handler=serving_ops.add_items, args_schema="add_items", frames={}, progress=True),
-    "bench_serve": Op(handler=serving_bench.bench_serve, args_schema="bench_serve", frames={}, progress=True),
+    "bench_train": Op(handler=train_bench.bench_train_op, args_schema="bench_train", frames={}, progress=True),
+    # store-and-retrieve (py/linkedout/serve): EmbeddingStore and online ranking
+    "embed": Op(handler=serve_ops.embed, args_schema="embed", frames={}, progress=True),
+    "recommend": Op(handler=serve_ops.recommend, args_schema="recommend", frames={}),
+    "add_items": Op(handler=serve_ops.add_items, args_schema="add_items", frames={}, progress=True),
+    "bench_serve": Op(handler=serve_bench.bench_serve, args_schema="bench_serve", frames={}, progress=True),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }

@@ -30,7 +30,7 @@ import zmq
 
 from .codec import decode_table, decode_tensor, dtype_name, stream_writer, tensor_to_batch
 from .curve import ServerKeys, make_curve_server, start_authenticator
-from .op import FrameValue, Op, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, Op, OpContext, OpError, OpResult
 from .protocol import PROTOCOL_VERSION, args_validator, first_error, header_validator
 from .registry import OPS
 from .shm import PeerShm, check_dir, map_input, write_output

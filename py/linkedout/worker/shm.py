@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .op import OpError
+from linkedout.protocol.op import OpError
 
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)

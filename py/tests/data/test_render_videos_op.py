@@ -12,7 +12,7 @@ import torch
 
 from linkedout.data.ops import render_videos_op
 from linkedout.data.render import decode_frames
-from linkedout.worker.op import OpContext, OpError
+from linkedout.protocol.op import OpContext, OpError
 
 SCHEMA = json.loads((Path(__file__).parents[3] / "schemas/protocol/ops/render_videos.args.schema.json").read_text())
 

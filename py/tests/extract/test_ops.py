@@ -10,7 +10,7 @@ import torch
 
 from linkedout.extract.ops import build_tiny_model_op, extract_op
 from linkedout.store.token_store import TokenStore
-from linkedout.worker.op import OpContext, OpError
+from linkedout.protocol.op import OpContext, OpError
 from linkedout.worker.protocol import args_validator
 
 

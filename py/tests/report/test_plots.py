@@ -13,7 +13,7 @@ from PIL import Image
 
 from linkedout.report.ops import plot_report
 from linkedout.report.plots import gate_matrix
-from linkedout.worker.op import OpContext, OpError
+from linkedout.protocol.op import OpContext, OpError
 
 
 def write_arrow(path: Path, table: pa.Table) -> None:

@@ -23,7 +23,7 @@ from linkedout.train.loop import DistContext, StepContext, build_model, build_op
 from linkedout.train.ops import rank_op, train_op
 from linkedout.train.spec import TrainSpec
 from linkedout.train.trained import item_embeddings, load_trained, user_tower
-from linkedout.worker.op import OpContext, OpError
+from linkedout.protocol.op import OpContext, OpError
 
 
 torch.set_num_threads(1)

@@ -17,7 +17,7 @@ from linkedout.worker.fixtures import (
     load_invalid_tensor_cases,
     load_tensor_cases,
 )
-from linkedout.worker.op import OpError
+from linkedout.protocol.op import OpError
 
 CASES = load_tensor_cases()
 

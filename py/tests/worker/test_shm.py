@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from linkedout.worker.codec import decode_tensor, encode_tensor, stream_writer, tensor_to_batch
-from linkedout.worker.op import OpError
+from linkedout.protocol.op import OpError
 from linkedout.worker.shm import MappingCache, PeerShm, check_dir, map_input, write_output
 
 

@@ -2,12 +2,12 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { formatBenchReport, type BenchReport } from "../../worker/bench-report.js";
-import { runTransportBench } from "../../worker/bench-transport.js";
+import { formatBenchReport, type BenchReport } from "../../bench/report.js";
+import { runTransportBench } from "../../bench/transport.js";
 import { runTrainBench } from "../../bench/train.js";
-import { runServeBench } from "../../serve/bench.js";
-import { runExtractBench } from "../../schedule/extract-cli.js";
-import { runDataBenchEntry } from "../../data/bench.js";
+import { runServeBench } from "../../bench/serve.js";
+import { runExtractBench } from "../../bench/extract.js";
+import { runDataBenchEntry } from "../../bench/data.js";
 
 interface BenchRunOptions {
   quick: boolean;

@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { extractConfig } from "../../schedule/extract-cli.js";
+import { extractConfig } from "../../schedule/extract-config.js";
 import { StageError } from "../../schedule/graph.js";
 
 interface ExtractArgs {

@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { buildTinyModel } from "../../schedule/extract-cli.js";
+import { buildTinyModel } from "../../schedule/extract-config.js";
 import { WorkerError } from "../../worker/index.js";
 
 interface ModelArgs {

@@ -1,4 +1,4 @@
-"""The Python half of the pythonia comparison in `lo-exp bench transport` (ts/worker/bench-transport.ts).
+"""The Python half of the pythonia comparison in `lo-exp bench transport` (ts/bench/transport.ts).
 
 pythonia passes JS typed arrays by reference (each element read is a bridge round trip), so the
 fastest way to move a tensor through it is one base64 string each way; this module decodes it into a

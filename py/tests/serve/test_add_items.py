@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import torch
-from store_topic_run import NEW_ITEM, PER_TOPIC, build_topic_run, item_id  # py/tests/store/store_topic_run.py
+from store_topic_run import NEW_ITEM, PER_TOPIC, build_topic_run, item_id  # py/tests/serve/store_topic_run.py
 
 from linkedout.store.embedding_store import EmbeddingStore
-from linkedout.store.serving_ops import add_items, recommend
-from linkedout.worker.op import OpContext, OpError
+from linkedout.serve.ops import add_items, recommend
+from linkedout.protocol.op import OpContext, OpError
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { computeMetrics } from "../metrics/metrics.js";
 import { startWorker } from "../worker/index.js";
 import { popularityRanks } from "../metrics/popularity.js";
-import { loadMicroLens } from "./microlens.js";
-import { Rng } from "./prng.js";
-import { officialSplit, readSplit, writeSplit } from "./split.js";
-import { synthesizeDataset, type RenderWorker, type SynthPreset } from "./synth.js";
+import { loadMicroLens } from "../data/microlens.js";
+import { Rng } from "../data/prng.js";
+import { officialSplit, readSplit, writeSplit } from "../data/split.js";
+import { synthesizeDataset, type RenderWorker, type SynthPreset } from "../data/synth.js";
 
-/** Same shape as ts/worker/bench-report.ts BenchReport. */
+/** Same shape as ts/bench/report.ts BenchReport. */
 export interface DataBenchReport {
   name: string;
   tables: { title: string; columns: string[]; rows: (string | number)[][] }[];

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildTinyModel, extractConfig } from "../../ts/schedule/extract-cli.js";
+import { buildTinyModel, extractConfig } from "../../ts/schedule/extract-config.js";
 import { startWorker, WorkerError } from "../../ts/worker/index.js";
 import { Reporter } from "../../ts/schedule/progress.js";
 

@@ -25,9 +25,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .backbone import Backbone, load_backbone
-from .extractor import ExtractSettings, Extractor
-from .tiny_model import build_random_7b, build_tiny_model
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.extract.backbone import Backbone, load_backbone
+from linkedout.extract.extractor import ExtractSettings, Extractor
+from linkedout.extract.tiny_model import build_random_7b, build_tiny_model
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -218,3 +219,22 @@ def bench_extract(
         "peak_rss_mb": _peak_rss_mb(),
         "torch": torch.__version__,
     }
+
+
+def bench_extract_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
+    """``lo-exp bench extract``: hooks vs plain generate ."""
+    try:
+        result = bench_extract(
+            gpu=bool(args.get("gpu", False)),
+            device=ctx.device,
+            model_path=args.get("model_path") or None,
+            batch_sizes=args.get("batch_sizes") or None,
+            frames=args.get("frames") or None,
+            items=args.get("items") or None,
+            repeats=int(args.get("repeats", 5)),
+            max_new_tokens=int(args.get("max_new_tokens", 8)),
+            progress=lambda done, total, msg: ctx.progress(done, total, unit="repeats", message=msg),
+        )
+    except ValueError as e:
+        raise OpError("ArgsInvalid", str(e)) from e
+    return OpResult(result=result)

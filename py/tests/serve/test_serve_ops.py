@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from linkedout.store.embedding_store import EmbeddingStore
-from linkedout.store.serving_model import load_trained_model
-from linkedout.store.serving_ops import add_items_from_store, embed, recommend
+from linkedout.serve.model import load_trained_model
+from linkedout.serve.ops import add_items_from_store, embed, recommend
 from linkedout.store.token_store import FeatureBatch, StoreSettings, TokenStore, write_token_store
-from linkedout.worker.op import OpContext, OpError
+from linkedout.protocol.op import OpContext, OpError
 
 N_ITEMS = 40  # conftest.N_ITEMS (conftest modules are not importable by name)
 

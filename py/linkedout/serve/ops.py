@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from linkedout.store.embedding_store import EmbeddingStore, EmbeddingStoreError
-from linkedout.store.serving import Answer, Query, QueryError, RankingService, ServingState, refresh_if_changed
-from linkedout.store.serving_model import TrainedModel, catalogue_of, embed_catalogue, embed_new_items, load_trained_model
+from linkedout.serve.service import Answer, Query, QueryError, RankingService, ServingState, refresh_if_changed
+from linkedout.serve.model import TrainedModel, catalogue_of, embed_catalogue, embed_new_items, load_trained_model
 from linkedout.store.token_store import TokenStore
 from linkedout.train.data import Catalogue, ContentSource, open_content
 from linkedout.train.spec import TrainSpec
-from linkedout.worker.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
 STORE_DIR = "embeddings"
 

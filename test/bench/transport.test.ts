@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { runTransportBench } from "../../ts/worker/bench-transport.js";
-import { formatBenchReport } from "../../ts/worker/bench-report.js";
+import { runTransportBench } from "../../ts/bench/transport.js";
+import { formatBenchReport } from "../../ts/bench/report.js";
 
 // A smoke run of the benchmark code (tiny, one worker): it must produce its tables and JSON fields.
 // The numbers themselves are measured by `lo-exp bench transport`, never asserted here.

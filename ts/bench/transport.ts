@@ -12,10 +12,10 @@
  */
 import path from "node:path";
 import os from "node:os";
-import { startWorker, type WorkerClient } from "./client.js";
-import { tensor } from "./codec.js";
-import type { BenchReport, BenchTable } from "./bench-report.js";
-import { findPython, REPO_ROOT } from "./python.js";
+import { startWorker, type WorkerClient } from "../worker/client.js";
+import { tensor } from "../worker/codec.js";
+import type { BenchReport, BenchTable } from "./report.js";
+import { findPython, REPO_ROOT } from "../worker/python.js";
 
 export interface TransportBenchOptions {
   sizesMb?: number[];
@@ -77,7 +77,7 @@ async function pythoniaRoundTrips(data: Float32Array, repeats: number): Promise<
   process.env.PYTHON_BIN = findPython(); // pythonia reads it at import time
   const { python } = await import("pythonia");
   try {
-    const mod = await python(path.join(REPO_ROOT, "py", "linkedout", "worker", "bench_pythonia.py"));
+    const mod = await python(path.join(REPO_ROOT, "py", "linkedout", "bench", "pythonia.py"));
     const check = (arr: Float32Array) => {
       if (arr.length !== data.length || arr[arr.length - 1] !== data[data.length - 1]) throw new Error("pythonia echo returned different data");
     };

@@ -4,8 +4,8 @@
  */
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../util/fs.js";
-import { startWorker } from "./client.js";
-import type { ProgressInfo } from "./protocol.js";
+import { startWorker } from "../worker/client.js";
+import type { ProgressInfo } from "../worker/protocol.js";
 export interface BenchTable {
   title: string;
   columns: string[];

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
-from linkedout.store.serving import (
+from linkedout.serve.service import (
     Answer,
     Query,
     QueryError,

@@ -26,13 +26,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from linkedout.model.config import RecommenderConfig
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.model.config import ConfigError, RecommenderConfig
 from linkedout.model.features import ItemFeatures
 from linkedout.model.losses import LossWeights
 
-from .batching import make_batch
-from .loop import DistContext, StepContext, build_model, build_optimizer, resolve_precision, train_step
-from .spec import TrainConfig
+from linkedout.train.batching import make_batch
+from linkedout.train.loop import DistContext, StepContext, build_model, build_optimizer, resolve_precision, train_step
+from linkedout.train.spec import TrainConfig
 
 CATALOGUE = 19_738  # MicroLens-100K items
 
@@ -120,3 +121,17 @@ def bench_train(device: torch.device, preset: str = "tiny", batch_size: int | No
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 * 1024),
         "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
     }
+
+
+def bench_train_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
+    """`lo-exp bench train`: sequences/s of the default model, one row per precision."""
+    precisions = list(args.get("precisions") or (["fp32", "bf16"] if ctx.device.type == "cuda" else ["fp32"]))
+    rows = []
+    for i, precision in enumerate(precisions):
+        try:
+            rows.append(bench_train(ctx.device, preset=str(args.get("preset", "tiny")), batch_size=int(args.get("batch_size", 0)) or None,
+                                    steps=int(args.get("steps", 5)), warmup=int(args.get("warmup", 1)), precision=precision,
+                                    progress=lambda done, total, msg, p=precision: ctx.progress(done, total, "steps", f"{p}: {msg}")))
+        except ConfigError as err:
+            raise OpError("ArgsInvalid", str(err)) from err
+    return OpResult(result={"rows": rows})

@@ -15,9 +15,9 @@ import torch
 from linkedout.data.render import RenderSettings, VideoSpec, render_videos
 from linkedout.extract.backbone import load_backbone
 from linkedout.extract.extractor import ExtractSettings, Extractor, extract_shard
-from linkedout.store.serving_ops import embed
+from linkedout.serve.ops import embed
 from linkedout.train.outputs import write_table_atomic
-from linkedout.worker.op import OpContext
+from linkedout.protocol.op import OpContext
 
 NEW_ITEM = "new-red-circle"
 TOPICS = [  # (background, foreground, shape, motion): strongly different looks

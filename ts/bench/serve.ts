@@ -1,5 +1,5 @@
 // `lo-exp bench serve`: the paper's Table 5 measured side by side on one catalogue (worker op
-// `bench_serve`, py/linkedout/store/serving_bench.py, says exactly what each row times), then a bounded
+// `bench_serve`, py/linkedout/bench/serve.py, says exactly what each row times), then a bounded
 // loopback load test of the real HTTP service. docs/serving.md explains the rows; docs/benchmarks.md
 // records a run next to the paper's numbers.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,9 +8,9 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import path from "node:path";
 import { startWorker, type ProgressInfo } from "../worker/index.js";
-import type { BenchReport, BenchTable } from "../worker/bench-report.js";
-import { serveDefaults, type ServeBenchSettings } from "./config.js";
-import { startRankingService } from "./server.js";
+import type { BenchReport, BenchTable } from "./report.js";
+import { serveDefaults, type ServeBenchSettings } from "../serve/config.js";
+import { startRankingService } from "../serve/server.js";
 
 export interface BenchRow {
   path: "a" | "b" | "c" | "d";

@@ -32,7 +32,7 @@ import torch
 from linkedout.model.config import RecommenderConfig
 from linkedout.model.recommender import LinkedOutRecommender
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
-from linkedout.store.serving import Query, RankingService
+from linkedout.serve.service import Query, RankingService
 from linkedout.train.checkpoint import save_checkpoint
 from linkedout.train.loop import build_model
 from linkedout.model.config import to_dict
@@ -211,7 +211,7 @@ def write_bench_run(run_dir: str | Path, n_items: int, shapes: BenchShapes = Ben
                    "taps": PAPER_TAPS[: shapes.taps]}
     save_checkpoint(run_dir / "best.pt", {"kind": "weights", "epoch": 0, "shapes": shapes_json,
                                           "recommender": to_dict(model.cfg), "train": {}, "model": model.state_dict()})
-    from linkedout.store.serving_model import model_version
+    from linkedout.serve.model import model_version
 
     gen = torch.Generator().manual_seed(seed)
     z, gates = fuse_all(model, torch.randn(n_items, shapes.taps, shapes.d_c, generator=gen))
@@ -228,7 +228,7 @@ def write_bench_run(run_dir: str | Path, n_items: int, shapes: BenchShapes = Ben
 def bench_serve(args: dict[str, Any], frames: dict[str, Any], ctx: Any) -> Any:
     """Op `bench_serve`: rows (a)-(d) for every catalogue size, and (with `load_run_dir`) a servable run
     of `load_catalogue` items for the HTTP load test that the TypeScript side drives."""
-    from linkedout.worker.op import OpResult
+    from linkedout.protocol.op import OpResult
 
     catalogues = [int(n) for n in args.get("catalogues", [20000, 200000])]
     queries = int(args.get("queries", 300))

@@ -1,0 +1,109 @@
+// Library functions behind `lo-exp model tiny` and `lo-exp extract CONFIG`.
+// The CLI verbs (ts/cli/commands/{model,extract}.ts) are thin shells over these.
+import { join, resolve } from "node:path";
+import { loadConfig } from "../config/index.js";
+import { readSplit } from "../data/index.js";
+import { startWorker, type WorkerClient } from "../worker/index.js";
+import { ensureBackbonePath, runExtraction, type BackboneConfig, type ExtractItem, type ExtractSettings } from "./extract.js";
+import { runGraph, type StageOutput } from "./graph.js";
+import { pipelineStages } from "./pipeline.js";
+import { defaultLogMode, Reporter } from "./progress.js";
+import { RunResources } from "./resources.js";
+
+export interface TinyModelShape {
+  hidden: number;
+  layers: number;
+  image_size: number;
+  seed: number;
+}
+
+export interface TinyModelSummary {
+  path: string;
+  parameters: number;
+  layers: number;
+  hidden: number;
+  image_size: number;
+  patches_per_frame: number;
+  tokens_per_frame: number;
+  vocab: number;
+  seed: number;
+}
+
+/** Build the tiny random LLaVA-OneVision into `out` (save_pretrained) on a fresh CPU worker. */
+export async function buildTinyModel(out: string, shape: TinyModelShape, worker?: WorkerClient): Promise<TinyModelSummary> {
+  const w = worker ?? (await startWorker({ device: "cpu", threads: 1 }));
+  try {
+    const r = await w.call<TinyModelSummary>("build_tiny_model", { out: resolve(out), ...shape });
+    return r.result;
+  } finally {
+    if (!worker) await w.close();
+  }
+}
+
+export interface ExtractConfigOptions {
+  sets?: readonly string[];
+  /** recompute the extraction even when cached */
+  force?: boolean;
+  /** re-attempt the items recorded as failed, in place, in the finished store */
+  retryFailed?: boolean;
+  json?: boolean;
+  cwd?: string;
+  signal?: AbortSignal;
+  reporter?: Reporter;
+}
+
+export interface ExtractConfigResult {
+  store: string;
+  key: string;
+  cached: boolean;
+  meta: Record<string, unknown>;
+}
+
+/**
+ * `lo-exp extract CONFIG`: run the data → split → extract stages of the pipeline (cached and
+ * resumable like `lo-exp run`) and return where the TokenStore is.
+ */
+export async function extractConfig(path: string, opts: ExtractConfigOptions = {}): Promise<ExtractConfigResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const sets = [...(opts.sets ?? [])];
+  if (opts.retryFailed) sets.push("extract.retry_failed=true"); // not part of the store key: same store, failed items re-attempted
+  const { config } = await loadConfig(path, { sets, cwd });
+  const reporter = opts.reporter ?? new Reporter({ mode: defaultLogMode(opts.json ?? false) });
+  const resources = new RunResources(config.workers, reporter);
+  const stages = pipelineStages().filter((s) => ["data", "split", "extract"].includes(s.name));
+  const signal = opts.signal ?? new AbortController().signal;
+  const onAbort = () => void resources.close();
+  signal.addEventListener("abort", onAbort);
+  try {
+    const outputs: Map<string, StageOutput> = await runGraph(stages, config, {
+      cacheDir: config.cache_dir,
+      reporter,
+      resources,
+      force: opts.force ? ["extract"] : [],
+      signal,
+    });
+    const ex = outputs.get("extract");
+    if (!ex) throw new Error("this config uses no video content (recommender.item_content is false), so there is nothing to extract");
+    const store = resolve(ex.dir, String(ex.meta.store ?? "store"));
+    if (opts.retryFailed && ex.cached && Number(ex.meta.failed ?? 0) > 0) {
+      // Re-attempt only the failed items, in place in the finished store (failures are not part of
+      // its key). Stages downstream of it (train, ...) are not invalidated: --force them to use the new items.
+      const pool = await resources.pool();
+      const model = config.model as unknown as BackboneConfig;
+      const extract = { ...(config.extract as unknown as ExtractSettings), retry_failed: true };
+      const modelPath = await ensureBackbonePath(model, join(config.cache_dir, "models"), pool);
+      const items: ExtractItem[] = readSplit(outputs.get("split")!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
+      const report = await runExtraction({ model, extract }, {
+        storeDir: store, items, dataset: outputs.get("split")!.key, modelPath, workers: pool, key: ex.key, signal,
+        onProgress: (p) => reporter.progress("extract", { done: p.done, total: p.total, unit: "videos", message: p.message }),
+        log: (m) => reporter.log(m, "extract"),
+      });
+      reporter.log(`retried failed items: ${report.extracted} extracted, ${report.failed.length} still failed`, "extract");
+      return { store, key: ex.key, cached: false, meta: { ...ex.meta, failed: report.failed.length, retried: report.extracted } };
+    }
+    return { store, key: ex.key, cached: ex.cached, meta: ex.meta };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await resources.close();
+  }
+}
