@@ -39,6 +39,9 @@ function schemaVariant(root: string): string {
   return dir;
 }
 
+/** A section as plain keys: the variant's test keys are not in the generated types. */
+const keysOf = (section: object): Record<string, unknown> => Object.fromEntries(Object.entries(section));
+
 /** The error lines a load produces (asserts it did fail with a ConfigError). */
 async function errorsOf(file: string, opts: { sets?: string[]; cwd: string; schemaDir: string }): Promise<string[]> {
   try {
@@ -81,8 +84,8 @@ describe("config loader (ts/config)", () => {
     expect(c.workers).to.deep.equal({ count: 3, devices: [], threads: 2, remote: [] });
     expect(c.dataset).to.deep.include({ t_source: "synthetic", t_limit: 5 });
     // relative to base/base.yaml, the file that set it — not to the child or the cwd
-    expect(c.dataset.t_dir).to.equal(join(root, "data", "ml"));
-    expect(c.model.t_taps).to.deep.equal([0, 4, 8]);
+    expect(keysOf(c.dataset).t_dir).to.equal(join(root, "data", "ml"));
+    expect(keysOf(c.model).t_taps).to.deep.equal([0, 4, 8]);
     expect(c.extends).to.equal("");
     expect(loaded.chain).to.deep.equal([join(root, "exp/child.yaml"), join(root, "base/base.yaml")]);
     expect(showSource(sourceOf(loaded.sources, "workers.count"), root)).to.equal("base/base.yaml:6:10");
@@ -97,10 +100,10 @@ describe("config loader (ts/config)", () => {
   it("treats a bare org/name model value as a hub id and an existing folder as a path", async () => {
     write("hub.yaml", "dataset: {t_source: synthetic}\nmodel: {t_path: llava-hf/llava-onevision-qwen2-7b-ov-hf}\n");
     const hub = await loadConfig("hub.yaml", { cwd: root, schemaDir });
-    expect(hub.config.model.t_path).to.equal("llava-hf/llava-onevision-qwen2-7b-ov-hf");
+    expect(keysOf(hub.config.model).t_path).to.equal("llava-hf/llava-onevision-qwen2-7b-ov-hf");
     write("local.yaml", "dataset: {t_source: synthetic}\nmodel: {t_path: models/tiny}\n");
     const local = await loadConfig("local.yaml", { cwd: root, schemaDir });
-    expect(local.config.model.t_path).to.equal(join(root, "models", "tiny"));
+    expect(keysOf(local.config.model).t_path).to.equal(join(root, "models", "tiny"));
   });
 
   // The ten kinds of mistakes the issue lists; each must give exactly one line with its location.

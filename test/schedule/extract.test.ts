@@ -3,16 +3,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  DEFAULT_BACKBONE,
-  DEFAULT_EXTRACT,
   ensureBackbonePath,
   extractionKey,
   runExtraction,
   type ExtractionProgress,
   type ExtractItem,
-  type ExtractSettings,
 } from "../../ts/schedule/extract.js";
 import { WorkerPool } from "../../ts/worker/index.js";
+import { configDefaults, type ExtractConfig, type ModelConfig } from "../../ts/config/index.js";
 
 interface Manifest {
   complete: boolean;
@@ -24,8 +22,10 @@ interface Manifest {
 const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
 
 // one prompt, one item per generate call, so each 4-item shard is 4 durable batches: a kill lands mid-shard
-const SETTINGS: ExtractSettings = {
-  ...DEFAULT_EXTRACT,
+const DEFAULTS = configDefaults();
+const DEFAULT_BACKBONE: ModelConfig = DEFAULTS.model;
+const SETTINGS: ExtractConfig = {
+  ...DEFAULTS.extract,
   frames: 4,
   prompts: ["Describe this video."],
   merged_tokens: 4,

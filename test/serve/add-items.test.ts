@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { CliError } from "../../ts/cli/command.js";
+import { ServeError } from "../../ts/serve/errors.js";
 import { addItems, parseVideoArgs, readTitles } from "../../ts/serve/add-items.js";
 import { startRankingService, type RankingService } from "../../ts/serve/index.js";
 import { topicRun, type TopicRun } from "./fixture.js";
@@ -49,12 +49,12 @@ describe("add-items: cold-start onboarding into a running service (real videos, 
   });
 
   it("names a missing video file, a duplicate id and a bad titles line before starting any work", () => {
-    expect(() => parseVideoArgs(["/nope/v1.mp4"])).to.throw(CliError, "/nope/v1.mp4: no such video file");
+    expect(() => parseVideoArgs(["/nope/v1.mp4"])).to.throw(ServeError, "/nope/v1.mp4: no such video file");
     const a = path.join(run.videosDir, "t0-03.mp4");
-    expect(() => parseVideoArgs([a, `t0-03=${a}`])).to.throw(CliError, /item id 't0-03' is also given by/);
+    expect(() => parseVideoArgs([a, `t0-03=${a}`])).to.throw(ServeError, /item id 't0-03' is also given by/);
     expect(parseVideoArgs([`fresh=${a}`], new Map([["fresh", "a title"]]))).to.deep.equal([{ item: "fresh", video: a, title: "a title" }]);
     const titles = path.join(run.root, "titles.csv");
     writeFileSync(titles, "item,title\nfresh,\"Red, round\"\nbroken\n");
-    expect(() => readTitles(titles)).to.throw(CliError, `${titles}:3: expected 2 fields item,title`);
+    expect(() => readTitles(titles)).to.throw(ServeError, `${titles}:3: expected 2 fields item,title`);
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { CliError } from "../../ts/cli/command.js";
+import { ServeError } from "../../ts/serve/errors.js";
 import { checkRunDir, serveDefaults, serveSettingsForRun } from "../../ts/serve/config.js";
 
 describe("serve config: defaults from the schema, run directory resolution", () => {
@@ -37,13 +37,13 @@ describe("serve config: defaults from the schema, run directory resolution", () 
   });
 
   it("names what is missing", () => {
-    expect(() => checkRunDir(path.join(root, "nope"), serveDefaults())).to.throw(CliError, /nope: no such run directory/);
+    expect(() => checkRunDir(path.join(root, "nope"), serveDefaults())).to.throw(ServeError, /nope: no such run directory/);
     const empty = path.join(root, "empty");
     mkdirSync(empty);
-    expect(() => checkRunDir(empty, serveDefaults())).to.throw(CliError, /empty\/embeddings\/store\.json: no EmbeddingStore in this run/);
+    expect(() => checkRunDir(empty, serveDefaults())).to.throw(ServeError, /empty\/embeddings\/store\.json: no EmbeddingStore in this run/);
     const noEmbed = path.join(root, "results", "id-only");
     mkdirSync(noEmbed, { recursive: true });
     writeFileSync(path.join(noEmbed, "stages.json"), JSON.stringify({ train: { dir: "/x" } }));
-    expect(() => checkRunDir(noEmbed, serveDefaults())).to.throw(CliError, /stages\.json: this run has no embed stage/);
+    expect(() => checkRunDir(noEmbed, serveDefaults())).to.throw(ServeError, /stages\.json: this run has no embed stage/);
   });
 });

@@ -1,6 +1,6 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { CliError, type CliCommand } from "./command.js";
+import { userFailure, type CliCommand } from "./command.js";
 import { benchCommand } from "./commands/bench.js";
 import { configCommand } from "./commands/config.js";
 import { dataCommand } from "./commands/data.js";
@@ -42,9 +42,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli(hideBin(["node", "lo-exp", ...argv])).parseAsync();
   } catch (err) {
-    if (err instanceof CliError) {
-      console.error(`lo-exp: ${err.message}`);
-      process.exitCode = err.exitCode;
+    const failure = userFailure(err);
+    if (failure) {
+      console.error(`lo-exp: ${failure.message}`);
+      process.exitCode = failure.exitCode;
       return;
     }
     throw err;

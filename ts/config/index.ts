@@ -6,7 +6,6 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node } from "yaml";
-import { CliError } from "../cli/command.js";
 import { didYouMean, loadSchemaBundle, lookupPath, type PathKind, type SchemaBundle, type SchemaNode } from "./schema.js";
 import type { ExperimentConfig } from "./types.js";
 import {
@@ -18,7 +17,20 @@ import {
   type ValueSource,
 } from "./yaml-source.js";
 
-export type { ExperimentConfig, WorkersConfig, RemoteWorkerConfig, SectionName } from "./types.js";
+export type {
+  DatasetConfig,
+  EvalConfig,
+  ExperimentConfig,
+  ExtractConfig,
+  ModelConfig,
+  RecommenderConfig,
+  RemoteWorkerConfig,
+  Section,
+  SectionName,
+  ServeConfig,
+  TrainConfig,
+  WorkersConfig,
+} from "./types.js";
 export { SECTIONS } from "./types.js";
 export type { SourceLoc, SourceMap, ValueSource } from "./yaml-source.js";
 
@@ -45,8 +57,8 @@ export interface LoadedConfig {
   sets: string[];
 }
 
-/** One or more config problems, each one line with its location. */
-export class ConfigError extends CliError {
+/** One or more config problems, each one line with its location (the CLI prints them, exit code 1). */
+export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join("\n"));
     this.name = "ConfigError";
@@ -342,10 +354,13 @@ function resolvePaths(data: Data, sources: SourceMap, locator: Locator, cwd: str
   return problems;
 }
 
-/** Copy with mapping keys in schema order (as documented), so `config show` reads like the schema. */
-function orderBySchema(value: unknown, path: string[], bundle: SchemaBundle): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => orderBySchema(v, [...path, String(i)], bundle));
-  if (!isPlainObject(value)) return value;
+/** Put mapping keys in schema order (as documented), in place, so `config show` reads like the schema. */
+function orderBySchema(value: unknown, path: string[], bundle: SchemaBundle): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => orderBySchema(v, [...path, String(i)], bundle));
+    return;
+  }
+  if (!isPlainObject(value)) return;
   const node = lookupPath(path, bundle).node;
   const order = Object.keys(node?.properties ?? {});
   const keys = Object.keys(value).sort((a, b) => rank(a) - rank(b));
@@ -353,7 +368,12 @@ function orderBySchema(value: unknown, path: string[], bundle: SchemaBundle): un
     const i = order.indexOf(k);
     return i < 0 ? order.length : i;
   }
-  return Object.fromEntries(keys.map((k) => [k, orderBySchema(value[k], [...path, k], bundle)]));
+  for (const k of keys) {
+    const v = value[k];
+    delete value[k];
+    value[k] = v; // re-inserted in order: string keys keep insertion order
+    orderBySchema(v, [...path, k], bundle);
+  }
 }
 
 /**
@@ -374,7 +394,7 @@ export function sourceOf(sources: SourceMap, path: string): ValueSource {
 
 /**
  * Load an experiment config: YAML file (and its `extends` chain), then `--set` overrides, then
- * schema validation with defaults. Throws ConfigError (a CliError) with one line per problem.
+ * schema validation with defaults. Throws ConfigError with one line per problem.
  */
 export async function loadConfig(path: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   return loadConfigSync(path, options);
@@ -406,8 +426,16 @@ export function loadConfigSync(path: string, options: LoadConfigOptions = {}): L
   }
   const problems = resolvePaths(candidate, sources, locator, cwd, options.checkPaths ?? true, bundle);
   if (problems.length) throw new ConfigError(problems);
-  const ordered = orderBySchema(candidate, [], bundle) as Data;
-  return { config: ordered as unknown as ExperimentConfig, sources, file, chain, sets };
+  orderBySchema(candidate, [], bundle);
+  return { config: candidate, sources, file, chain, sets };
+}
+
+/** What an empty config resolves to: every schema default (paths as written in the schema, not resolved). */
+export function configDefaults(schemaDir?: string): ExperimentConfig {
+  const bundle = loadSchemaBundle(schemaDir);
+  const data: Data = {};
+  if (!bundle.validate(data)) throw new Error(`schema defaults do not validate: ${JSON.stringify(bundle.validate.errors)}`);
+  return data;
 }
 
 const standaloneValidators = new Map<string, ValidateFunction>();

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Ajv2020 from "ajv/dist/2020.js";
 import type { ValidateFunction } from "ajv";
+import type { ExperimentConfig } from "./types.js";
 
 /** A JSON Schema node, as far as this loader reads it. */
 export interface SchemaNode {
@@ -43,7 +44,8 @@ export interface SchemaBundle {
   root: SchemaNode;
   /** every loaded schema by $id */
   byId: Map<string, SchemaNode>;
-  validate: ValidateFunction;
+  /** ajv with `useDefaults`: fills every default in place; true = the data is a resolved config */
+  validate: ValidateFunction<ExperimentConfig>;
 }
 
 const cached = new Map<string, SchemaBundle>();
@@ -89,7 +91,7 @@ export function loadSchemaBundle(schemaDir: string = SCHEMA_DIR): SchemaBundle {
     ajv.addSchema(s);
   }
   byId.set(root.$id ?? EXPERIMENT_SCHEMA_ID, root);
-  const validate = ajv.compile(root);
+  const validate = ajv.compile<ExperimentConfig>(root);
   const bundle = { root, byId, validate };
   cached.set(schemaDir, bundle);
   return bundle;

@@ -1,7 +1,5 @@
-import { CliError } from "../cli/command.js";
-
 /** Bad dataset input: one line naming the file (and line, row or field) and the problem. */
-export class DataError extends CliError {
+export class DataError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DataError";

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
 import { readSplit } from "../data/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
-import { ensureBackbonePath, runExtraction, type BackboneConfig, type ExtractItem, type ExtractSettings } from "./extract.js";
+import { ensureBackbonePath, runExtraction, type ExtractItem } from "./extract.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter } from "./progress.js";
@@ -89,8 +89,8 @@ export async function extractConfig(path: string, opts: ExtractConfigOptions = {
       // Re-attempt only the failed items, in place in the finished store (failures are not part of
       // its key). Stages downstream of it (train, ...) are not invalidated: --force them to use the new items.
       const pool = await resources.pool();
-      const model = config.model as unknown as BackboneConfig;
-      const extract = { ...(config.extract as unknown as ExtractSettings), retry_failed: true };
+      const model = config.model;
+      const extract = { ...config.extract, retry_failed: true };
       const modelPath = await ensureBackbonePath(model, join(config.cache_dir, "models"), pool);
       const items: ExtractItem[] = readSplit(outputs.get("split")!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
       const report = await runExtraction({ model, extract }, {

@@ -12,6 +12,7 @@ import { shardIds } from "../data/shard.js";
 import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 import { contentHash } from "../util/fs.js";
+import type { ExtractConfig, ModelConfig } from "../config/index.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {
@@ -22,60 +23,14 @@ export interface ExtractItem {
   [sideChannel: string]: string | number | null | undefined;
 }
 
-/** schemas/config/model.schema.json */
-export interface BackboneConfig {
-  /** local dir or hub id; "" = the tiny model of `tiny`, built on first use */
-  path: string;
-  dtype: "auto" | "float32" | "float16" | "bfloat16";
-  tiny: { hidden: number; layers: number; image_size: number; seed: number };
-}
-
-/** schemas/config/extract.schema.json */
-export interface ExtractSettings {
-  frames: number;
-  prompts: string[];
-  side_channels: string[];
-  side_channel_max_chars: number;
-  tap_every: number;
-  taps: number[];
-  merged_tokens: number;
-  max_new_tokens: number;
-  batch_size: number;
-  store_dtype: "float16" | "bfloat16";
-  shard_size: number;
-  retry_failed: boolean;
-  max_attempts: number;
-}
-
-export const DEFAULT_BACKBONE: BackboneConfig = { path: "", dtype: "auto", tiny: { hidden: 64, layers: 8, image_size: 32, seed: 0 } };
-
-export const DEFAULT_EXTRACT: ExtractSettings = {
-  frames: 8,
-  prompts: [
-    "Describe this video in detail: the scene, the objects, the people and what happens.",
-    "What is the main topic of this video, and who would enjoy watching it?",
-  ],
-  side_channels: ["title"],
-  side_channel_max_chars: 400,
-  tap_every: 4,
-  taps: [],
-  merged_tokens: 32,
-  max_new_tokens: 8,
-  batch_size: 8,
-  store_dtype: "bfloat16",
-  shard_size: 64,
-  retry_failed: false,
-  max_attempts: 3,
-};
-
 /** The settings the Python op takes (orchestration-only keys removed). */
-function workerExtractArgs(s: ExtractSettings): Record<string, unknown> {
+function workerExtractArgs(s: ExtractConfig): Record<string, unknown> {
   const { shard_size: _a, retry_failed: _b, max_attempts: _c, ...rest } = s;
   return rest;
 }
 
 /** What the store's content depends on (the content hash names the store directory). */
-export function extractionKeyParts(dataset: string, model: BackboneConfig, s: ExtractSettings): Record<string, unknown> {
+export function extractionKeyParts(dataset: string, model: ModelConfig, s: ExtractConfig): Record<string, unknown> {
   return {
     format: "linkedout.tokenstore/1",
     dataset,
@@ -92,7 +47,7 @@ export function extractionKeyParts(dataset: string, model: BackboneConfig, s: Ex
   };
 }
 
-export function extractionKey(dataset: string, model: BackboneConfig, s: ExtractSettings): string {
+export function extractionKey(dataset: string, model: ModelConfig, s: ExtractConfig): string {
   return contentHash(extractionKeyParts(dataset, model, s));
 }
 
@@ -170,8 +125,8 @@ export interface RunExtractionOptions {
 
 /** The resolved config slices extraction reads. */
 export interface ExtractionConfig {
-  model: BackboneConfig;
-  extract: ExtractSettings;
+  model: ModelConfig;
+  extract: ExtractConfig;
 }
 
 interface ShardSummaryFile {
@@ -380,7 +335,7 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
  * The model path to load: `model.path` as is, or (when empty) the tiny random model, built once with
  * the `build_tiny_model` op under `<modelsDir>/tiny-<hash>/`.
  */
-export async function ensureBackbonePath(model: BackboneConfig, modelsDir: string, worker: WorkerClient | WorkerPool): Promise<string> {
+export async function ensureBackbonePath(model: ModelConfig, modelsDir: string, worker: WorkerClient | WorkerPool): Promise<string> {
   if (model.path !== "") return model.path;
   const dir = join(modelsDir, `tiny-${contentHash(model.tiny)}`);
   if (!existsSync(join(dir, "linkedout_tiny.json"))) {

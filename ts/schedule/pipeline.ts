@@ -10,14 +10,7 @@ import type { ExperimentConfig } from "../config/index.js";
 import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { fileSha256, writeFileAtomic } from "../util/fs.js";
-import {
-  ensureBackbonePath,
-  extractionKeyParts,
-  runExtraction,
-  type BackboneConfig,
-  type ExtractItem,
-  type ExtractSettings,
-} from "./extract.js";
+import { ensureBackbonePath, extractionKeyParts, runExtraction, type ExtractItem } from "./extract.js";
 import type { StageDef, StageOutput } from "./graph.js";
 import { metricValues, writeMetricsArrow } from "./results.js";
 import type { RunResources } from "./resources.js";
@@ -69,7 +62,7 @@ export function isPopularity(config: ExperimentConfig): boolean {
 /** Does this config read video content (so needs the extraction)? */
 export function usesContent(config: ExperimentConfig): boolean {
   if (isPopularity(config)) return false;
-  return config.recommender.item_content !== false;
+  return config.recommender.item_content;
 }
 
 /** Cheap fingerprint of a MicroLens folder's interaction and title files (name, size, sha256 of small files). */
@@ -170,10 +163,10 @@ const extractStage: PipelineStage = {
   after: ["split"],
   version: 1,
   skip: (c) => (usesContent(c) ? undefined : "the config uses no video content"),
-  keyParts: (c) => extractionKeyParts("", c.model as unknown as BackboneConfig, c.extract as unknown as ExtractSettings),
+  keyParts: (c) => extractionKeyParts("", c.model, c.extract),
   async run(ctx) {
-    const model = ctx.config.model as unknown as BackboneConfig;
-    const settings = ctx.config.extract as unknown as ExtractSettings;
+    const model = ctx.config.model;
+    const settings = ctx.config.extract;
     const pool = await ctx.resources.pool();
     const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
     const items: ExtractItem[] = readSplit(ctx.inputs.split!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));

@@ -154,8 +154,8 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
 }
 
 function describeData(config: ExperimentConfig): string {
-  const d = config.dataset as Record<string, unknown>;
-  return d.source === "microlens" ? `MicroLens at ${String(d.dir)}` : "the built-in synthetic dataset";
+  const d = config.dataset;
+  return d.source === "microlens" ? `MicroLens at ${d.dir}` : "the built-in synthetic dataset";
 }
 
 /** `lo-exp run PATH`: an experiment table (has `rows:`) or a single config. */

@@ -4,7 +4,7 @@
 // same run picks them up within serve.refresh_s.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { CliError } from "../cli/command.js";
+import { ServeError } from "./errors.js";
 import { readCsv } from "../data/csv.js";
 import { startWorker, WorkerError, type ProgressInfo } from "../worker/index.js";
 import { checkRunDir, serveSettingsForRun } from "./config.js";
@@ -35,16 +35,16 @@ export interface NewVideo {
 
 /** Parse `PATH` / `ITEM=PATH` arguments; every problem names the argument. */
 export function parseVideoArgs(args: readonly string[], titles: ReadonlyMap<string, string> = new Map()): NewVideo[] {
-  if (args.length === 0) throw new CliError("add-items: name at least one video file");
+  if (args.length === 0) throw new ServeError("add-items: name at least one video file");
   const seen = new Map<string, string>();
   return args.map((arg) => {
     const eq = arg.indexOf("=");
     const item = eq > 0 ? arg.slice(0, eq) : path.basename(arg).replace(/\.[^.]+$/, "");
     const file = path.resolve(eq > 0 ? arg.slice(eq + 1) : arg);
-    if (!item) throw new CliError(`${arg}: cannot tell the item id (use ITEM=PATH)`);
-    if (!existsSync(file)) throw new CliError(`${arg}: no such video file`);
+    if (!item) throw new ServeError(`${arg}: cannot tell the item id (use ITEM=PATH)`);
+    if (!existsSync(file)) throw new ServeError(`${arg}: no such video file`);
     const before = seen.get(item);
-    if (before) throw new CliError(`${arg}: item id '${item}' is also given by ${before}`);
+    if (before) throw new ServeError(`${arg}: item id '${item}' is also given by ${before}`);
     seen.set(item, arg);
     const title = titles.get(item);
     return title !== undefined ? { item, video: file, title } : { item, video: file };
@@ -53,11 +53,11 @@ export function parseVideoArgs(args: readonly string[], titles: ReadonlyMap<stri
 
 /** item -> title from a MicroLens-style CSV (errors name file and line). */
 export function readTitles(file: string): Map<string, string> {
-  if (!existsSync(file)) throw new CliError(`${file}: no such titles file`);
+  if (!existsSync(file)) throw new ServeError(`${file}: no such titles file`);
   const out = new Map<string, string>();
   for (const rec of readCsv(readFileSync(file, "utf8"))) {
     if (rec.line === 1 && rec.fields[0] === "item") continue;
-    if (rec.fields.length !== 2 || !rec.fields[0]) throw new CliError(`${file}:${rec.line}: expected 2 fields item,title`);
+    if (rec.fields.length !== 2 || !rec.fields[0]) throw new ServeError(`${file}:${rec.line}: expected 2 fields item,title`);
     out.set(rec.fields[0], rec.fields[1]!);
   }
   return out;
@@ -72,7 +72,7 @@ export async function addItems(opts: AddItemsOptions): Promise<AddItemsResult> {
     const r = await worker.call<AddItemsResult>("add_items", { run_dir: runDir, store_dir: storeDir, videos }, { onProgress: opts.onProgress });
     return r.result;
   } catch (err) {
-    if (err instanceof WorkerError) throw new CliError(`add-items ${opts.runDir}: ${err.message.split("\n")[0]}`);
+    if (err instanceof WorkerError) throw new ServeError(`add-items ${opts.runDir}: ${err.message.split("\n")[0]}`);
     throw err;
   } finally {
     await worker.close();

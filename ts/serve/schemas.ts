@@ -7,7 +7,6 @@ import type { ErrorObject, ValidateFunction } from "ajv";
 import { REPO_ROOT } from "../worker/index.js";
 
 export const SERVE_SCHEMA_DIR = path.join(REPO_ROOT, "schemas", "serve");
-export const SERVE_CONFIG_SCHEMA = path.join(REPO_ROOT, "schemas", "config", "serve.schema.json");
 
 export type ServeSchemaName = "recommend.request" | "recommend.response" | "error" | "health.response";
 

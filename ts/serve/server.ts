@@ -7,7 +7,7 @@
 // A bad request never takes the service down: each is answered on its own and the next one proceeds.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CliError } from "../cli/command.js";
+import { ServeError } from "./errors.js";
 import { WorkerError } from "../worker/index.js";
 import { RankingBackend, type RecommendQuery } from "./backend.js";
 import { checkRunDir, serveSettingsForRun, type ServeSettings } from "./config.js";
@@ -38,7 +38,7 @@ class HttpError extends Error {
   }
 }
 
-/** Start the worker (loading store + model), then listen. Rejects with a CliError on a bad run dir. */
+/** Start the worker (loading store + model), then listen. Rejects with a ServeError on a bad run dir. */
 export async function startRankingService(opts: StartServiceOptions): Promise<RankingService> {
   const settings: ServeSettings = { ...serveSettingsForRun(opts.runDir), ...opts.overrides };
   const { runDir, storeDir } = checkRunDir(opts.runDir, settings);
@@ -55,7 +55,7 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
     });
   } catch (err) {
     // e.g. a store made by another model version, a corrupt checkpoint: the worker names the file
-    if (err instanceof WorkerError) throw new CliError(`serve ${opts.runDir}: ${err.message.split("\n")[0]}`);
+    if (err instanceof WorkerError) throw new ServeError(`serve ${opts.runDir}: ${err.message.split("\n")[0]}`);
     throw err;
   }
   const server = http.createServer((req, res) => {
@@ -76,7 +76,7 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
     });
   } catch (err) {
     await backend.close();
-    throw new CliError(`serve: cannot listen on 127.0.0.1:${settings.port}: ${(err as Error).message}`);
+    throw new ServeError(`serve: cannot listen on 127.0.0.1:${settings.port}: ${(err as Error).message}`);
   }
   const port = (server.address() as AddressInfo).port;
   return {

@@ -29,28 +29,36 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..config import section_defaults
 from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
 from .hooks import Captured, LayerTaps, resolve_taps
 from .merge import tome_merge
-from .prompts import DEFAULT_PROMPTS, chat_prompt, user_text
+from .prompts import chat_prompt, user_text
+
+_DEFAULT = section_defaults("extract")  # the defaults, from schemas/config/extract.schema.json
+
+
+# extract keys that only the scheduler reads (sharding, retries); the op's args never carry them
+ORCHESTRATION_KEYS = frozenset({"shard_size", "retry_failed", "max_attempts"})
 
 
 @dataclass(frozen=True)
 class ExtractSettings:
-    """The ``extract`` config section as the worker sees it (schemas/config/extract.schema.json)."""
+    """The ``extract`` config section as the worker sees it (schemas/config/extract.schema.json, defaults
+    read from it), less the keys only the TypeScript scheduler reads (``ORCHESTRATION_KEYS``)."""
 
-    frames: int = 8
-    prompts: tuple[str, ...] = DEFAULT_PROMPTS
-    side_channels: tuple[str, ...] = ("title",)
-    side_channel_max_chars: int = 400
-    tap_every: int = 4
-    taps: tuple[int, ...] = ()
-    merged_tokens: int = 32
-    max_new_tokens: int = 8
-    batch_size: int = 8
-    store_dtype: str = "bfloat16"
+    frames: int = _DEFAULT["frames"]
+    prompts: tuple[str, ...] = _DEFAULT["prompts"]  # the prompt bank
+    side_channels: tuple[str, ...] = _DEFAULT["side_channels"]
+    side_channel_max_chars: int = _DEFAULT["side_channel_max_chars"]
+    tap_every: int = _DEFAULT["tap_every"]
+    taps: tuple[int, ...] = _DEFAULT["taps"]
+    merged_tokens: int = _DEFAULT["merged_tokens"]
+    max_new_tokens: int = _DEFAULT["max_new_tokens"]
+    batch_size: int = _DEFAULT["batch_size"]
+    store_dtype: str = _DEFAULT["store_dtype"]  # float16 | bfloat16
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 2:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-DEFAULT_PROMPTS: tuple[str, ...] = (
-    "Describe this video in detail: the scene, the objects, the people and what happens.",
-    "What is the main topic of this video, and who would enjoy watching it?",
-)
+from ..config import default
+
+# The prompt bank (`extract.prompts`) and the side-channel cut are config keys: their defaults live in
+# schemas/config/extract.schema.json only.
+MAX_CHARS: int = default("extract", "side_channel_max_chars")
 
 
-def side_channel_lines(item: Mapping[str, Any], side_channels: Sequence[str], max_chars: int = 400) -> list[str]:
+def side_channel_lines(item: Mapping[str, Any], side_channels: Sequence[str], max_chars: int = MAX_CHARS) -> list[str]:
     """``Name: value`` lines for the side channels this item has (non-empty), in config order."""
     lines = []
     for ch in side_channels:
@@ -36,7 +37,7 @@ def side_channel_lines(item: Mapping[str, Any], side_channels: Sequence[str], ma
     return lines
 
 
-def user_text(item: Mapping[str, Any], prompt: str, side_channels: Sequence[str], max_chars: int = 400) -> str:
+def user_text(item: Mapping[str, Any], prompt: str, side_channels: Sequence[str], max_chars: int = MAX_CHARS) -> str:
     """The text part of the user turn: side-channel lines, then the prompt."""
     return "\n".join([*side_channel_lines(item, side_channels, max_chars), prompt])
 

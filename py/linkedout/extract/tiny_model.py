@@ -23,6 +23,10 @@ from typing import Any
 
 import torch
 
+from ..config import section_defaults
+
+_TINY = section_defaults("model")["tiny"]  # `model.tiny` defaults, from schemas/config/model.schema.json
+
 # The chat template of llava-hf/llava-onevision-qwen2-*-ov-hf: images, then videos, then text per turn.
 LLAVA_OV_CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -58,16 +62,16 @@ _CORPUS = [
 
 @dataclass(frozen=True)
 class TinyModelSpec:
-    hidden: int = 64
-    layers: int = 8
-    image_size: int = 32
+    hidden: int = _TINY["hidden"]
+    layers: int = _TINY["layers"]
+    image_size: int = _TINY["image_size"]
     patch_size: int = 8
     vision_hidden: int = 32
     vision_layers: int = 2
     heads: int = 4
     kv_heads: int = 2
     vocab_size: int = 512
-    seed: int = 0
+    seed: int = _TINY["seed"]
 
 
 def _train_tokenizer(vocab_size: int):
@@ -104,10 +108,10 @@ def _train_tokenizer(vocab_size: int):
 
 def build_tiny_model(
     out_dir: str | os.PathLike[str],
-    hidden: int = 64,
-    layers: int = 8,
-    image_size: int = 32,
-    seed: int = 0,
+    hidden: int = _TINY["hidden"],
+    layers: int = _TINY["layers"],
+    image_size: int = _TINY["image_size"],
+    seed: int = _TINY["seed"],
 ) -> dict[str, object]:
     """Build, save (``save_pretrained``) and describe a tiny random LLaVA-OneVision in ``out_dir``.
 

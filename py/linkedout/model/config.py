@@ -2,8 +2,8 @@
 
 The TypeScript side validates the YAML against `schemas/config/recommender.schema.json` and sends the
 section as JSON; this module is the Python mirror. Unknown keys are an error naming their path, so a
-typo in a config can never silently fall back to a default. Defaults here equal the schema defaults
-(a test checks that they agree).
+typo in a config can never silently fall back to a default. Defaults are read from the schema at import
+(``linkedout.config``); a test checks that the fields and types match it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass, asdict
 from typing import Any, Literal, TypeVar, get_args, get_type_hints
 
+from linkedout.config import section_defaults
+
 Pooling = Literal["compressor", "mean", "last_token"]
 LastTokenSource = Literal["old", "new", "both"]
 LayerSelection = Literal["tapped", "last"]
 Fusion = Literal["moe", "none"]
 RankerName = Literal["sasrec", "gru4rec", "nextitnet"]
+
+
+_DEFAULT = section_defaults("recommender")
 
 
 class ConfigError(ValueError):
@@ -26,48 +31,48 @@ class ConfigError(ValueError):
 class CompressorConfig:
     """Layer Token Compressor (paper §3.3.1): attention pooling with learnable queries."""
 
-    old_queries: int = 4  # learnable queries of the old-token branch
-    new_queries: int = 2  # learnable queries of the new-token branch
-    heads: int = 4  # attention heads of each pooling module
-    proportional_attention: bool = True  # add log(ToMe size) to the attention logits of merged tokens
-    prompt_mixing: bool = True  # learnable softmax weights over prompts; False = plain mean over prompts
+    old_queries: int = _DEFAULT["compressor"]["old_queries"]  # learnable queries of the old-token branch
+    new_queries: int = _DEFAULT["compressor"]["new_queries"]  # learnable queries of the new-token branch
+    heads: int = _DEFAULT["compressor"]["heads"]  # attention heads of each pooling module
+    proportional_attention: bool = _DEFAULT["compressor"]["proportional_attention"]  # add log(ToMe size) to the attention logits of merged tokens
+    prompt_mixing: bool = _DEFAULT["compressor"]["prompt_mixing"]  # learnable softmax weights over prompts; False = plain mean over prompts
 
 
 @dataclass(frozen=True)
 class MoEConfig:
     """Cross-Layer Knowledge MoE Fuser (paper §3.3.2)."""
 
-    expert_hidden: int = 512  # hidden width of each residual-MLP layer expert
-    gate_hidden: int = 128  # hidden width of the gating MLP G
-    top_k: int = 0  # 0 = dense soft gating over all taps (paper default); k>0 = sparse top-k
-    load_balance_weight: float = 0.01  # weight of the Switch-style load-balancing loss (top-k only)
+    expert_hidden: int = _DEFAULT["moe"]["expert_hidden"]  # hidden width of each residual-MLP layer expert
+    gate_hidden: int = _DEFAULT["moe"]["gate_hidden"]  # hidden width of the gating MLP G
+    top_k: int = _DEFAULT["moe"]["top_k"]  # 0 = dense soft gating over all taps (paper default); k>0 = sparse top-k
+    load_balance_weight: float = _DEFAULT["moe"]["load_balance_weight"]  # weight of the Switch-style load-balancing loss (top-k only)
 
 
 @dataclass(frozen=True)
 class RankerConfig:
     """The sequential user encoder over <= max_history item vectors."""
 
-    name: RankerName = "sasrec"
-    layers: int = 2  # transformer blocks (sasrec), GRU layers (gru4rec), residual blocks (nextitnet)
-    heads: int = 2  # sasrec attention heads
-    dilations: tuple[int, ...] = (1, 2, 4)  # nextitnet: one residual block per dilation, repeated `layers` times
-    kernel_size: int = 3  # nextitnet causal convolution width
-    max_history: int = 10  # MicroLens protocol: the model sees at most 10 items before the target
+    name: RankerName = _DEFAULT["ranker"]["name"]
+    layers: int = _DEFAULT["ranker"]["layers"]  # transformer blocks (sasrec), GRU layers (gru4rec), residual blocks (nextitnet)
+    heads: int = _DEFAULT["ranker"]["heads"]  # sasrec attention heads
+    dilations: tuple[int, ...] = _DEFAULT["ranker"]["dilations"]  # nextitnet: one residual block per dilation, repeated `layers` times
+    kernel_size: int = _DEFAULT["ranker"]["kernel_size"]  # nextitnet causal convolution width
+    max_history: int = _DEFAULT["ranker"]["max_history"]  # items before the target the ranker sees (MicroLens protocol)
 
 
 @dataclass(frozen=True)
 class RecommenderConfig:
     """The `recommender` section. Paper Table 4 variants: pooling x layers x fusion."""
 
-    pooling: Pooling = "compressor"
-    last_token_source: LastTokenSource = "old"
-    layers: LayerSelection = "tapped"
-    fusion: Fusion = "moe"
-    item_content: bool = True  # False = ID-only baseline (no TokenStore needed)
-    item_id_embeddings: bool = False  # True = learnable item-ID embeddings added to z_v ("+V" / ID baselines)
-    d_c: int = 256  # compressed per-layer vector width (paper's d_c)
-    d_z: int = 128  # fused item vector width (paper's d_z) = ranker width
-    dropout: float = 0.1
+    pooling: Pooling = _DEFAULT["pooling"]
+    last_token_source: LastTokenSource = _DEFAULT["last_token_source"]
+    layers: LayerSelection = _DEFAULT["layers"]
+    fusion: Fusion = _DEFAULT["fusion"]
+    item_content: bool = _DEFAULT["item_content"]  # False = ID-only baseline (no TokenStore needed)
+    item_id_embeddings: bool = _DEFAULT["item_id_embeddings"]  # True = learnable item-ID embeddings added to z_v ("+V" / ID baselines)
+    d_c: int = _DEFAULT["d_c"]  # compressed per-layer vector width (paper's d_c)
+    d_z: int = _DEFAULT["d_z"]  # fused item vector width (paper's d_z) = ranker width
+    dropout: float = _DEFAULT["dropout"]
     compressor: CompressorConfig = field(default_factory=CompressorConfig)
     moe: MoEConfig = field(default_factory=MoEConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)

@@ -1,4 +1,4 @@
-"""The `train` config section (Python mirror of schemas/config/train.schema.json) and the training spec.
+"""The `train` config section (Python mirror of schemas/config/train.schema.json, defaults read from it) and the training spec.
 
 A *spec* is what one training run needs, as JSON: the resolved `recommender` and `train` sections plus
 paths. The TypeScript scheduler writes it (or sends it as the `train` op's args); `python -m
@@ -12,54 +12,57 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from linkedout.config import section_defaults
 from linkedout.model.config import ConfigError, RecommenderConfig, from_dict, to_dict
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Negatives = Literal["in_batch", "full"]
+
+_DEFAULT = section_defaults("train")  # the defaults, from schemas/config/train.schema.json
 
 
 @dataclass(frozen=True)
 class LearningRates:
     """Per parameter group (paper §4.3: 1e-4 extractor side, 1e-5 recommendation head)."""
 
-    item_encoder: float = 1e-4  # compressors, prompt mixer, layer experts, gate
-    id_embeddings: float = 1e-4  # learnable item-ID embeddings (MicroLens ID baselines train at 1e-4)
-    ranker: float = 1e-5  # the user encoder (recommendation head)
+    item_encoder: float = _DEFAULT["lr"]["item_encoder"]  # compressors, prompt mixer, layer experts, gate
+    id_embeddings: float = _DEFAULT["lr"]["id_embeddings"]  # learnable item-ID embeddings (MicroLens ID baselines train at 1e-4)
+    ranker: float = _DEFAULT["lr"]["ranker"]  # the user encoder (recommendation head)
 
 
 @dataclass(frozen=True)
 class Schedule:
     """step_schedule_with_warmup at epoch granularity: lr·e/w during warmup, then lr·alpha^floor((e-w)/gap)."""
 
-    warmup_epochs: int = 0
-    gap_epochs: int = 1
-    alpha: float = 1.0
+    warmup_epochs: int = _DEFAULT["schedule"]["warmup_epochs"]
+    gap_epochs: int = _DEFAULT["schedule"]["gap_epochs"]
+    alpha: float = _DEFAULT["schedule"]["alpha"]
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    align_weight: float = 1.0  # weight of DirectAU alignment
-    uniformity_gamma: float = 1.0  # γ, weight of DirectAU uniformity
-    popularity_correction: bool = True  # subtract log(train_count + 1) from training logits
+    align_weight: float = _DEFAULT["loss"]["align_weight"]  # weight of DirectAU alignment
+    uniformity_gamma: float = _DEFAULT["loss"]["uniformity_gamma"]  # γ, weight of DirectAU uniformity
+    popularity_correction: bool = _DEFAULT["loss"]["popularity_correction"]  # subtract log(train_count + 1) from training logits
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 256  # global batch (sequences), split across DDP ranks
+    epochs: int = _DEFAULT["epochs"]
+    batch_size: int = _DEFAULT["batch_size"]  # global batch (sequences), split across DDP ranks
     lr: LearningRates = field(default_factory=LearningRates)
-    weight_decay: float = 0.1  # on >= 2-D weights only (not biases, norms, queries' ... 1-D)
-    grad_clip: float = 5.0  # global gradient-norm clip; 0 = off
+    weight_decay: float = _DEFAULT["weight_decay"]  # on >= 2-D weights only (not biases, norms, queries' ... 1-D)
+    grad_clip: float = _DEFAULT["grad_clip"]  # global gradient-norm clip; 0 = off
     schedule: Schedule = field(default_factory=Schedule)
-    precision: Precision = "auto"  # auto = bf16 autocast on GPU, fp32 on CPU
-    negatives: Negatives = "in_batch"
+    precision: Precision = _DEFAULT["precision"]  # auto = bf16 autocast on GPU, fp32 on CPU
+    negatives: Negatives = _DEFAULT["negatives"]
     loss: LossConfig = field(default_factory=LossConfig)
-    early_stopping_patience: int = 10  # epochs without a better valid HR@10 before stopping; 0 = never stop early
-    seed: int = 0
-    deterministic: bool = True  # torch.use_deterministic_algorithms
-    topk: int = 20  # length of the top-K list written per evaluated user
-    eval_batch_users: int = 1024
-    item_batch_size: int = 256  # items per forward when embedding the whole catalogue
+    early_stopping_patience: int = _DEFAULT["early_stopping_patience"]  # epochs without a better valid HR@10 before stopping; 0 = never stop early
+    seed: int = _DEFAULT["seed"]
+    deterministic: bool = _DEFAULT["deterministic"]  # torch.use_deterministic_algorithms
+    topk: int = _DEFAULT["topk"]  # length of the top-K list written per evaluated user
+    eval_batch_users: int = _DEFAULT["eval_batch_users"]
+    item_batch_size: int = _DEFAULT["item_batch_size"]  # items per forward when embedding the whole catalogue
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "topk", "eval_batch_users", "item_batch_size"):
