@@ -93,7 +93,7 @@ describe("serve: HTTP ranking service over a trained run (real worker, real HTTP
   const bad: [string, () => Promise<Reply>, number, RegExp][] = [
     ["malformed JSON", () => post(svc.url, '{"history": ["v00001"'), 400, /body is not valid JSON/],
     ["an empty history", () => post(svc.url, { history: [], k: 5 }), 400, /history: must NOT have fewer than 1 items/],
-    ["an overlong history", () => post(svc.url, { history: Array.from({ length: 11 }, (_, i) => `v000${10 + i}`) }), 400, /history: must NOT have more than 10 items/],
+    ["an overlong history", () => post(svc.url, { history: Array.from({ length: 11 }, (_, i) => `v000${10 + i}`) }), 400, /history has 11 items; at most 10 are allowed/],
     ["k = 0", () => post(svc.url, { ...good, k: 0 }), 400, /k: must be >= 1/],
     ["k above serve.max_k", () => post(svc.url, { ...good, k: 31 }), 400, /k: 31 is out of range 1\.\.30/],
     ["a fractional k", () => post(svc.url, { ...good, k: 2.5 }), 400, /k: must be integer/],

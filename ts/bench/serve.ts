@@ -10,7 +10,11 @@ import path from "node:path";
 import { startWorker, type ProgressInfo } from "../worker/index.js";
 import type { BenchReport, BenchTable } from "./report.js";
 import { serveDefaults, type ServeBenchSettings } from "../serve/config.js";
+import { configDefaults } from "../config/index.js";
 import { startRankingService } from "../serve/server.js";
+
+/** History length of the load test's queries: the default ranker's `recommender.ranker.max_history`. */
+const HISTORY = configDefaults().recommender.ranker.max_history;
 
 export interface BenchRow {
   path: "a" | "b" | "c" | "d";
@@ -110,7 +114,7 @@ function rng(seed: number): () => number {
 }
 
 /**
- * N concurrent clients send `requests` POST /recommend in total (history of 10 random catalogue ids,
+ * N concurrent clients send `requests` POST /recommend in total (history of HISTORY random catalogue ids,
  * k = 10) over keep-alive loopback connections, in four quarters with the RSS of both processes read after
  * each: flat memory means the second half grows neither (the first half includes warm-up and GC growth).
  */
@@ -118,7 +122,7 @@ export async function loadTest(url: string, workerPid: number, ids: readonly str
                                stats: () => { calls: number; queries: number }): Promise<LoadTestResult> {
   const next = rng(7);
   const bodies = Array.from({ length: Math.min(requests, 4096) }, () =>
-    JSON.stringify({ history: Array.from({ length: 10 }, () => ids[Math.floor(next() * ids.length)]!), k: 10 }),
+    JSON.stringify({ history: Array.from({ length: HISTORY }, () => ids[Math.floor(next() * ids.length)]!), k: 10 }),
   );
   const latencies: number[] = [];
   let errors = 0;
@@ -258,7 +262,7 @@ export function serveReport(r: ServeBenchResult): BenchReport {
     ]);
   const tables: BenchTable[] = [
     {
-      title: `serve — paper Table 5 on CPU (${r.threads} torch thread(s), load average ${r.loadavg_1m.toFixed(1)} at start); history 10, k 10; shapes ${JSON.stringify(r.shapes)}. ` +
+      title: `serve — paper Table 5 on CPU (${r.threads} torch thread(s), load average ${r.loadavg_1m.toFixed(1)} at start); history ${HISTORY}, k 10; shapes ${JSON.stringify(r.shapes)}. ` +
         `speedup_vs_paper_path_20k ${fmt(r.speedup_vs_paper_path_20k, 1)} (goal ≥ 10), p50_ms_20k ${fmt(r.p50_ms_20k)} (goal < 1; CPU time ${fmt(r.p50_cpu_ms_20k)}), ` +
         `batched_vs_bare_20k ${fmt(r.batched_vs_bare_20k, 2)} (goal ≤ 1.5)`,
       columns: ["path", "catalogue", "p50 ms/query", "p99 ms/query", "p50 CPU ms/query", "batched ms (batch)", "batched queries/s", "note"],

@@ -1,5 +1,5 @@
 // The HTTP API's JSON Schemas (schemas/serve/) compiled once with ajv 2020-12, and ajv errors turned
-// into one line that names the field, e.g. `history: must NOT have more than 10 items`.
+// into one line that names the field, e.g. `history: must NOT have fewer than 1 items`.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";

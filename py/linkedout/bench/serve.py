@@ -37,7 +37,7 @@ from linkedout.train.checkpoint import save_checkpoint
 from linkedout.train.loop import build_model
 from linkedout.model.config import to_dict
 
-HISTORY = 10
+HISTORY = RecommenderConfig().ranker.max_history  # the default ranker's history length (recommender.ranker.max_history)
 PAPER_TAPS = [3, 7, 11, 15, 19, 23, 27]  # LLaVA-OneVision-7B (Qwen2-7B, 28 layers), every 4th layer
 
 

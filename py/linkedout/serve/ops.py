@@ -83,7 +83,7 @@ def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
     if trained.version != store.model_version:
         raise OpError("StoreStale", f"{store.path}: made by model version {store.model_version}, but "
                                     f"{trained.checkpoint} is {trained.version}; run the embed stage again")
-    service = RankingService(store.load(), trained.user_tower)
+    service = RankingService(store.load(), trained.user_tower, max_history=trained.cfg.ranker.max_history)
     state = ServingState(store=store, service=service, manifest_mtime_ns=mtime, checked_at=time.monotonic(),
                          extra={"trained": trained})
     ctx.state[key] = state  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""Online ranking over an EmbeddingStore: user tower over <=10 history vectors, then exact top-K.
+"""Online ranking over an EmbeddingStore: user tower over <= max_history history vectors, then exact top-K.
 
 Paper §3.4 ("store-and-retrieve"): the heavy VLLM work is offline. The paper evaluates the gate and
 experts online per query (Table 5: MoE fusion 5.1 ms + ranking 0.846 ms); because the gate is
@@ -19,9 +19,8 @@ from typing import Any, Protocol, Sequence
 
 import torch
 
+from linkedout.config import default
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
-
-MAX_HISTORY = 10  # MicroLens protocol: the model sees at most the 10 items before the target
 
 
 class UserTower(Protocol):
@@ -42,7 +41,7 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    history: Sequence[str]  # oldest first, 1..MAX_HISTORY item ids
+    history: Sequence[str]  # oldest first, 1..max_history item ids
     k: int
     exclude: Sequence[str] = ()  # further ids never to return (the history is always excluded)
     gates: bool = False  # also return the gate weights of the returned items
@@ -58,17 +57,19 @@ class Answer:
 class RankingService:
     """Exact top-K over a dense catalogue. Not thread-safe; one per worker process."""
 
-    def __init__(self, catalogue: DenseCatalogue, tower: UserTower, *, max_k: int = 1000):
+    def __init__(self, catalogue: DenseCatalogue, tower: UserTower, *, max_k: int = 1000,
+                 max_history: int = default("recommender", "ranker.max_history")):
         self.catalogue = catalogue
         self.tower = tower
         self.max_k = max_k
+        self.max_history = max_history  # the trained ranker's recommender.ranker.max_history
 
     def validate(self, q: Query) -> tuple[list[int], list[int]]:
         """Catalogue rows of the history and of every excluded item; QueryError on a bad query."""
         if len(q.history) == 0:
-            raise QueryError("history is empty: give 1 to 10 recent item ids", 400)
-        if len(q.history) > MAX_HISTORY:
-            raise QueryError(f"history has {len(q.history)} items; at most {MAX_HISTORY} are allowed", 400)
+            raise QueryError(f"history is empty: give 1 to {self.max_history} recent item ids", 400)
+        if len(q.history) > self.max_history:
+            raise QueryError(f"history has {len(q.history)} items; at most {self.max_history} are allowed", 400)
         if not (1 <= q.k <= self.max_k):
             raise QueryError(f"k={q.k} is out of range 1..{self.max_k}", 400)
         index = self.catalogue.index
