@@ -17,21 +17,7 @@ import {
   type ValueSource,
 } from "./yaml-source.js";
 
-export type {
-  DatasetConfig,
-  EvalConfig,
-  ExperimentConfig,
-  ExtractConfig,
-  ModelConfig,
-  RecommenderConfig,
-  RemoteWorkerConfig,
-  Section,
-  SectionName,
-  ServeConfig,
-  TrainConfig,
-  WorkersConfig,
-} from "./types.js";
-export { SECTIONS } from "./types.js";
+export * from "./types.js";
 export type { SourceLoc, SourceMap, ValueSource } from "./yaml-source.js";
 
 export interface LoadConfigOptions {
