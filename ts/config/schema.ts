@@ -24,6 +24,8 @@ export interface SchemaNode {
   enum?: unknown[];
   /** linkedout keyword: the string is a filesystem path, resolved relative to the config file that set it. */
   "x-path"?: PathKind;
+  /** linkedout keyword: the key is read by the TypeScript scheduler only and never sent to a worker. */
+  "x-scheduler-only"?: boolean;
   [key: string]: unknown;
 }
 
@@ -85,6 +87,7 @@ export function loadSchemaBundle(schemaDir: string = SCHEMA_DIR): SchemaBundle {
     schemaType: "string",
     metaSchema: { enum: [...PATH_KINDS] },
   });
+  ajv.addKeyword({ keyword: "x-scheduler-only", schemaType: "boolean" });
   for (const s of sections) {
     if (!s.$id) throw new Error(`schema under ${sectionDir} has no $id`);
     byId.set(s.$id, s);
@@ -167,6 +170,12 @@ export function lookupPath(path: readonly string[], bundle: SchemaBundle): Schem
   }
   const merged: SchemaNode = { ...first.node, type: [...types] };
   return { node: merged, baseId: first.baseId, validDepth: path.length, allowedKeys: [] };
+}
+
+/** A section's keys marked `"x-scheduler-only": true` (sharding, retries): the worker's args leave them out. */
+export function schedulerOnlyKeys(section: string, bundle: SchemaBundle = loadSchemaBundle()): string[] {
+  const props = lookupPath([section], bundle).node?.properties ?? {};
+  return Object.keys(props).filter((k) => props[k]?.["x-scheduler-only"] === true);
 }
 
 /** Levenshtein distance, for "did you mean". */

@@ -13,6 +13,7 @@ import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index
 import type { ProgressInfo } from "../worker/protocol.js";
 import { contentHash } from "../util/fs.js";
 import type { ExtractConfig, ModelConfig } from "../config/index.js";
+import { schedulerOnlyKeys } from "../config/schema.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {
@@ -23,10 +24,10 @@ export interface ExtractItem {
   [sideChannel: string]: string | number | null | undefined;
 }
 
-/** The settings the Python op takes (orchestration-only keys removed). */
+/** The settings the Python op takes: the section less its `x-scheduler-only` keys (sharding, retries). */
 function workerExtractArgs(s: ExtractConfig): Record<string, unknown> {
-  const { shard_size: _a, retry_failed: _b, max_attempts: _c, ...rest } = s;
-  return rest;
+  const schedulerOnly = new Set(schedulerOnlyKeys("extract"));
+  return Object.fromEntries(Object.entries(s).filter(([k]) => !schedulerOnly.has(k)));
 }
 
 /** What the store's content depends on (the content hash names the store directory). */

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..config import section_defaults
+from ..config import section_defaults, section_schema
 from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
@@ -40,14 +40,14 @@ from .prompts import chat_prompt, user_text
 _DEFAULT = section_defaults("extract")  # the defaults, from schemas/config/extract.schema.json
 
 
-# extract keys that only the scheduler reads (sharding, retries); the op's args never carry them
-ORCHESTRATION_KEYS = frozenset({"shard_size", "retry_failed", "max_attempts"})
+# extract keys that only the TypeScript scheduler reads (sharding, retries): the op's args never carry them
+SCHEDULER_ONLY_KEYS = frozenset(k for k, p in section_schema("extract")["properties"].items() if p.get("x-scheduler-only"))
 
 
 @dataclass(frozen=True)
 class ExtractSettings:
     """The ``extract`` config section as the worker sees it (schemas/config/extract.schema.json, defaults
-    read from it), less the keys only the TypeScript scheduler reads (``ORCHESTRATION_KEYS``)."""
+    read from it), less the keys only the TypeScript scheduler reads (``SCHEDULER_ONLY_KEYS``)."""
 
     frames: int = _DEFAULT["frames"]
     prompts: tuple[str, ...] = _DEFAULT["prompts"]  # the prompt bank
@@ -68,6 +68,9 @@ class ExtractSettings:
                 raise ValueError(f"extract.{name}: must be >= 1, got {getattr(self, name)}")
         if not self.prompts:
             raise ValueError("extract.prompts: the prompt bank is empty")
+        dtypes = section_schema("extract")["properties"]["store_dtype"]["enum"]
+        if self.store_dtype not in dtypes:
+            raise ValueError(f"extract.store_dtype: {self.store_dtype!r} is not one of {', '.join(dtypes)}")
 
     @staticmethod
     def from_json(d: Mapping[str, Any]) -> "ExtractSettings":

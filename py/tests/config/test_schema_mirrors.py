@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import pytest
 
 from linkedout.config import SCHEMA_DIR, default, section_defaults, section_schema
-from linkedout.extract.extractor import ORCHESTRATION_KEYS, ExtractSettings
+from linkedout.extract.extractor import SCHEDULER_ONLY_KEYS, ExtractSettings
 from linkedout.extract.tiny_model import TinyModelSpec
 from linkedout.model.config import RecommenderConfig, to_dict
 from linkedout.train.spec import TrainConfig
@@ -42,7 +42,7 @@ def _check(cls: type, schema: dict[str, Any], path: str, skip: frozenset[str] = 
 
 @pytest.mark.parametrize(
     "cls,section,skip",
-    [(RecommenderConfig, "recommender", frozenset()), (TrainConfig, "train", frozenset()), (ExtractSettings, "extract", ORCHESTRATION_KEYS)],
+    [(RecommenderConfig, "recommender", frozenset()), (TrainConfig, "train", frozenset()), (ExtractSettings, "extract", SCHEDULER_ONLY_KEYS)],
 )
 def test_dataclass_fields_and_types_match_the_section_schema(cls: type, section: str, skip: frozenset[str]) -> None:
     _check(cls, section_schema(section), section, skip)
