@@ -10,6 +10,7 @@ import { REPO_ROOT } from "./python.js";
 
 export const PROTOCOL_VERSION = 1;
 export const SCHEMA_DIR = path.join(REPO_ROOT, "schemas", "protocol");
+const CONFIG_SCHEMA_DIR = path.join(REPO_ROOT, "schemas", "config");
 
 export interface FrameDescriptor {
   name: string;
@@ -52,8 +53,13 @@ const validators = new Map<string, ValidateFunction>();
 function getAjv(): Ajv {
   if (!ajv) {
     ajv = new Ajv2020.default({ allErrors: false, strict: true, allowUnionTypes: true }); // op schemas use type: [a, b]
-    for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".schema.json")).sort()) {
-      ajv.addSchema(JSON.parse(readFileSync(path.join(SCHEMA_DIR, file), "utf8")));
+    // an op's args may $ref a config section (the `extract` op takes the `extract` section as it is)
+    ajv.addKeyword({ keyword: "x-path", schemaType: "string" });
+    ajv.addKeyword({ keyword: "x-scheduler-only", schemaType: "boolean" });
+    for (const dir of [SCHEMA_DIR, CONFIG_SCHEMA_DIR]) {
+      for (const file of readdirSync(dir).filter((f) => f.endsWith(".schema.json")).sort()) {
+        ajv.addSchema(JSON.parse(readFileSync(path.join(dir, file), "utf8")));
+      }
     }
   }
   return ajv;

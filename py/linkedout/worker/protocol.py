@@ -17,13 +17,15 @@ from referencing import Registry, Resource
 PROTOCOL_VERSION = 1
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "protocol"
 OPS_SCHEMA_DIR = SCHEMA_DIR / "ops"
+CONFIG_SCHEMA_DIR = SCHEMA_DIR.parent / "config"
 HEADER_SCHEMAS = ("request", "reply", "frame")
 
 
 @lru_cache(maxsize=None)
 def _registry() -> Registry:
     resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+    # an op's args may $ref a config section (the `extract` op takes the `extract` section as it is)
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")) + sorted(CONFIG_SCHEMA_DIR.glob("*.schema.json")):
         doc = json.loads(path.read_text())
         resources.append((doc["$id"], Resource.from_contents(doc)))
     return Registry().with_resources(resources)
