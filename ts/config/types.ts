@@ -19,8 +19,5 @@ export type {
 export type RemoteWorkerConfig = WorkersConfig["remote"][number];
 
 /** The top-level sections, in pipeline order. */
-export const SECTIONS = ["dataset", "model", "extract", "recommender", "train", "eval", "serve", "workers"] as const;
+export const SECTIONS = ["dataset", "model", "extract", "recommender", "train", "eval", "serve", "workers"] as const satisfies readonly (keyof ExperimentConfig)[];
 export type SectionName = (typeof SECTIONS)[number];
-
-/** One section's resolved settings. */
-export type Section<N extends SectionName> = ExperimentConfig[N];
