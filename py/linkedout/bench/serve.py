@@ -38,12 +38,12 @@ from linkedout.train.loop import build_model
 from linkedout.model.config import to_dict
 
 HISTORY = 10
-PAPER_TAPS = [3, 7, 11, 15, 19, 23, 27]  # LLaVA-OneVision-7B (Qwen2-7B, 28 layers), every 4th layer
+PAPER_TAPS = [0, 4, 8, 12, 16, 20]  # LLaVA-OneVision-7B (Qwen2-7B, 28 layers): the paper's Fig. 4/5 layers L0..L20
 
 
 @dataclass(frozen=True)
 class BenchShapes:
-    taps: int = 7
+    taps: int = 6
     d_c: int = 256
     d_z: int = 128
     k: int = 10
