@@ -34,6 +34,7 @@ export interface DatasetConfig extends OpenSection {
   variant: string;
   pairs: "auto" | "csv" | "tsv";
   on_bad_row: "error" | "skip";
+  on_duplicate: "keep" | "error" | "skip";
   on_missing_video: "error" | "skip" | "keep";
   synthetic: {
     preset: "tiny" | "default" | "10k";

@@ -3,6 +3,7 @@ export { loadMicroLens, findMicroLensFiles, findVariants, warningTotal } from ".
 export type {
   LoadOptions,
   BadRowPolicy,
+  DuplicatePolicy,
   MissingVideoPolicy,
   PairsFormat,
   Interaction,

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ExperimentConfig } from "../config/index.js";
-import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
+import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type LoadOptions, type SynthOptions } from "../data/index.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { fileSha256, writeFileAtomic } from "../util/fs.js";
 import {
@@ -34,6 +34,7 @@ export type DataSource =
       variant: string;
       pairs: "auto" | "csv" | "tsv";
       onBadRow: "error" | "skip";
+      onDuplicate: "keep" | "error" | "skip";
       onMissingVideo: "error" | "skip" | "keep";
     };
 
@@ -58,7 +59,15 @@ export function dataSource(config: ExperimentConfig): DataSource {
       },
     };
   }
-  return { kind: "microlens", dir: d.dir, variant: d.variant, pairs: d.pairs, onBadRow: d.on_bad_row, onMissingVideo: d.on_missing_video };
+  return {
+    kind: "microlens",
+    dir: d.dir,
+    variant: d.variant,
+    pairs: d.pairs,
+    onBadRow: d.on_bad_row,
+    onDuplicate: d.on_duplicate,
+    onMissingVideo: d.on_missing_video,
+  };
 }
 
 /** The Pop baseline: no training, no content. */
@@ -112,18 +121,23 @@ function datasetDir(out: { dir: string; meta: Record<string, unknown> }): string
   return out.meta.kind === "microlens" ? String(out.meta.dir) : join(out.dir, String(out.meta.dir));
 }
 
+/** The loader options a split uses; runs without video content need no videos (docs/data.md). */
+function splitOptions(config: ExperimentConfig): LoadOptions {
+  const src = dataSource(config);
+  if (src.kind !== "microlens") return {}; // the synthetic set always has its videos
+  const needVideos = usesContent(config);
+  const { variant, pairs, onBadRow, onDuplicate, onMissingVideo } = src;
+  return { variant, pairs, onBadRow, onDuplicate, onMissingVideo, ...(needVideos ? {} : { needVideos }) };
+}
+
 const splitStage: PipelineStage = {
   name: "split",
   after: ["data"],
   version: 1,
-  keyParts: (c) => {
-    const src = dataSource(c);
-    return src.kind === "microlens" ? { variant: src.variant, pairs: src.pairs, onBadRow: src.onBadRow, onMissingVideo: src.onMissingVideo } : {};
-  },
+  keyParts: (c) => splitOptions(c),
   async run(ctx) {
-    const src = dataSource(ctx.config);
     const dir = datasetDir(ctx.inputs.data!);
-    const opts = src.kind === "microlens" ? { variant: src.variant, pairs: src.pairs, onBadRow: src.onBadRow, onMissingVideo: src.onMissingVideo } : {};
+    const opts = splitOptions(ctx.config);
     const { split } = splitDataset(dir, ctx.dir, opts);
     ctx.log(`${split.counts.usersKept} users, ${split.counts.itemsKept} items, ${split.counts.trainSamples} training samples`);
     return { counts: split.counts };
