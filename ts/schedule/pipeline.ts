@@ -4,10 +4,23 @@
 // ts/schedule/extract.ts, the worker ops `train`/`embed`/`plot_report`, ts/metrics.
 // A stage lists the files it produced under `publish` in its result; the run copies them into
 // results/<name>/ (ts/schedule/run.ts).
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ExperimentConfig } from "../config/index.js";
-import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type LoadOptions, type SynthOptions } from "../data/index.js";
+import {
+  findMicroLensFiles,
+  readArrowFile,
+  readSplit,
+  sideChannelDigest,
+  sideChannelValues,
+  splitDataset,
+  synthesizeDataset,
+  SYNTH_SIDE_COLUMNS,
+  writeArrowFile,
+  type LoadOptions,
+  type SynthOptions,
+} from "../data/index.js";
+import { DataError } from "../data/errors.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { fileSha256, writeFileAtomic } from "../util/fs.js";
 import {
@@ -85,7 +98,7 @@ export function usesContent(config: ExperimentConfig): boolean {
 function microlensFingerprint(dir: string): unknown {
   if (!existsSync(dir)) return { dir, missing: true };
   return readdirSync(dir)
-    .filter((f) => /\.(csv|tsv)$/.test(f))
+    .filter((f) => /\.(csv|tsv)$/.test(f) && !f.endsWith("_side.csv")) // the side file feeds extraction only (its key)
     .sort()
     .map((f) => {
       const st = statSync(join(dir, f));
@@ -96,7 +109,7 @@ function microlensFingerprint(dir: string): unknown {
 const dataStage: PipelineStage = {
   name: "data",
   after: [],
-  version: 1,
+  version: 2, // 2: the synthetic set has a side file
   keyParts: (c) => {
     const src = dataSource(c);
     return src.kind === "synthetic" ? src : { ...src, files: microlensFingerprint(src.dir) };
@@ -174,6 +187,52 @@ function ranksPath(inputs: Readonly<Record<string, { dir: string }>>): string {
   throw new Error("no ranks.arrow from the rank or train stage");
 }
 
+/** extract.side_channels (schemas/config/extract.schema.json). */
+function sideChannels(config: ExperimentConfig): readonly string[] {
+  return (config.extract as unknown as ExtractSettings).side_channels;
+}
+
+/**
+ * Side-channel values of the configured channels, item → channel → value (ts/data/side.ts), for the
+ * dataset a split was made from. Errors name `extract.side_channels` for a channel the data lacks.
+ */
+function sideValues(config: ExperimentConfig, datasetDir: string, variant: string): Map<string, Map<string, string>> {
+  return sideChannelValues(datasetDir, variant, sideChannels(config));
+}
+
+/**
+ * What the side file adds to the extraction key: a MicroLens folder's configured side-channel values
+ * (so the key follows the prompt text, not unrelated columns). The synthetic set's side file follows
+ * from its options, already in the key upstream; its channel names are checked here.
+ * Called before any stage runs (checkBeforeRun) so an unknown channel stops a run before work starts.
+ */
+function sideKey(config: ExperimentConfig): string | null {
+  if (!usesContent(config)) return null;
+  const src = dataSource(config);
+  if (src.kind === "microlens") {
+    const { variant } = findMicroLensFiles(src.dir, { variant: src.variant, pairs: src.pairs });
+    return sideChannelDigest(sideValues(config, src.dir, variant));
+  }
+  const unknown = sideChannels(config).find((c) => c !== "title" && !SYNTH_SIDE_COLUMNS.includes(c));
+  if (unknown !== undefined) {
+    throw new DataError(`extract.side_channels: '${unknown}' is not a column of the synthetic dataset's side file (columns: ${SYNTH_SIDE_COLUMNS.join(", ")})`);
+  }
+  return null;
+}
+
+/** Checks a run makes before any stage starts: side channels the data lacks. */
+export function checkBeforeRun(config: ExperimentConfig): void {
+  sideKey(config);
+}
+
+/** The catalogue as the extractor sees it: video path, title and the configured side channels. */
+export function extractItems(config: ExperimentConfig, splitDir: string): ExtractItem[] {
+  const manifest = JSON.parse(readFileSync(join(splitDir, "split.json"), "utf8")) as { source?: { dir?: string; variant?: string } };
+  const source = manifest.source ?? {};
+  const values = source.dir && source.variant ? sideValues(config, source.dir, source.variant) : new Map<string, Map<string, string>>();
+  return readSplit(splitDir).items.map((it) => ({ item: it.item, video: it.video, title: it.title, ...Object.fromEntries(values.get(it.item) ?? []) }));
+}
+
 /**
  * Video LLM extraction into a TokenStore (ts/schedule/extract.ts, Python op `extract`), item shards
  * over the worker pool. Its key holds only what the stored tokens depend on (backbone, prompts,
@@ -184,13 +243,13 @@ const extractStage: PipelineStage = {
   after: ["split"],
   version: 1,
   skip: (c) => (usesContent(c) ? undefined : "the config uses no video content"),
-  keyParts: (c) => extractionKeyParts("", c.model as unknown as BackboneConfig, c.extract as unknown as ExtractSettings),
+  keyParts: (c) => ({ ...extractionKeyParts("", c.model as unknown as BackboneConfig, c.extract as unknown as ExtractSettings), side: sideKey(c) }),
   async run(ctx) {
     const model = ctx.config.model as unknown as BackboneConfig;
     const settings = ctx.config.extract as unknown as ExtractSettings;
     const pool = await ctx.resources.pool();
     const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
-    const items: ExtractItem[] = readSplit(ctx.inputs.split!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
+    const items = extractItems(ctx.config, ctx.inputs.split!.dir);
     const report = await runExtraction(
       { model, extract: settings },
       {
