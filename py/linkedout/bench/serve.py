@@ -12,7 +12,7 @@
                              (the same code the `recommend` op runs)
     (d) the limit            bare ``topk(u @ Z^T)`` of the same shapes (no tower, no lookups)
 
-Shapes default to the paper's setting: 7 tapped layers (LLaVA-OneVision-7B's 28 layers, every 4th),
+Shapes default to the paper's setting: 6 tapped layers (LLaVA-OneVision-7B's L0, L4, ..., L20, its Fig. 4/5),
 d_c = 256, d_z = 128, a 2-layer SASRec user tower (recommender defaults). Weights are random: costs do
 not depend on their values. Everything runs in one process on torch's CPU threads as set by the caller.
 """
