@@ -36,7 +36,7 @@ describe("shipped configs (configs/, experiments/)", () => {
     const { config } = await loadConfig(join(REPO, "configs/microlens-100k/linkedout.yaml"), { cwd: REPO, checkPaths: false });
     expect(config.model.path).to.equal("llava-hf/llava-onevision-qwen2-7b-ov-hf");
     expect(config.dataset.dir).to.equal(join(REPO, "data/MicroLens-100k"));
-    expect(config.extract.tap_every).to.equal(4);
+    expect(config.extract.taps).to.deep.equal([0, 4, 8, 12, 16, 20]); // the paper's Fig. 4/5 layers
     expect(config.train).to.deep.include({ epochs: 100, batch_size: 256, weight_decay: 0.1, grad_clip: 5 });
     expect(config.train.lr).to.deep.equal({ item_encoder: 1e-4, id_embeddings: 1e-4, ranker: 1e-5 });
     // without the data the path check names the missing folder

@@ -88,12 +88,13 @@ describe("data/microlens: loader", () => {
     });
   }
 
-  it("duplicate rows: error naming both lines; under skip counted, the first copy kept", () => {
+  it("duplicate rows: kept by default (MicroLens); on_duplicate error names both lines; under skip counted, the first copy kept", () => {
     const dir = handmade({ extraCsv: "u01,a,10000\nu01,a,10000\n" }); // u01's first row (a at 10000) is already in the file
     const pairs = join(dir, "MicroLens-50k_pairs.csv");
-    const e = errorOf(() => loadMicroLens(dir));
+    expect(loadMicroLens(dir).interactions).to.have.length(71);
+    const e = errorOf(() => loadMicroLens(dir, { onDuplicate: "error" }));
     expect(e.message).to.match(new RegExp(`^${pairs.replaceAll("/", "\\/")}:71: duplicate row \\(same user, item and timestamp as line \\d+\\)$`));
-    const ds = loadMicroLens(dir, { onBadRow: "skip" });
+    const ds = loadMicroLens(dir, { onDuplicate: "skip" });
     expect(ds.interactions).to.have.length(69);
     expect(ds.warningCounts.duplicate_row).to.equal(2);
     expect(ds.warnings.map((w) => w.line)).to.deep.equal([71, 72]);

@@ -47,7 +47,7 @@ describe("data/synth: the synthetic MicroLens-format dataset", function () {
     const progress: SynthProgress[] = [];
     const a = await synthesizeDataset({ ...small, out: join(root, "a"), chunk: 10 }, worker, (p) => progress.push(p));
     const b = await synthesizeDataset({ ...small, out: join(root, "b") }, worker);
-    for (const f of ["pairsCsv", "pairsTsv", "titles"] as const) expect(sha(a.files[f]), f).to.equal(sha(b.files[f]));
+    for (const f of ["pairsCsv", "pairsTsv", "titles", "side"] as const) expect(sha(a.files[f]), f).to.equal(sha(b.files[f]));
     const videos = readdirSync(a.files.videos).sort();
     expect(videos).to.have.length(36);
     for (const v of videos) expect(sha(join(a.files.videos, v)), v).to.equal(sha(join(b.files.videos, v)));

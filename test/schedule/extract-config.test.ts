@@ -29,7 +29,8 @@ describe("extractConfig (lo-exp extract CONFIG): data → split → extract, cac
     expect(manifest.complete).to.equal(true);
     expect(manifest.items).to.equal(first.meta.items);
     expect(manifest.frames).to.equal(4);
-    expect(manifest.taps).to.deep.equal([1, 3, 5, 7]); // tap_every 2 on the 8-layer tiny model (configs/linkedout.yaml)
+    expect(manifest.configured_taps).to.deep.equal([0, 2, 4, 6]); // configs/linkedout.yaml: the paper's rule on the 8-layer tiny model
+    expect(manifest.taps).to.deep.equal([0, 2, 4, 6, 7]); // + the last layer, for the last-layer ablation
     expect(manifest.prompts).to.deep.equal(["Describe this video."]);
     const again = await extractConfig("configs/quickstart.yaml", { sets, reporter: quiet() });
     expect(again.cached).to.equal(true);

@@ -3,6 +3,7 @@ export { loadMicroLens, findMicroLensFiles, findVariants, warningTotal } from ".
 export type {
   LoadOptions,
   BadRowPolicy,
+  DuplicatePolicy,
   MissingVideoPolicy,
   PairsFormat,
   Interaction,
@@ -15,7 +16,9 @@ export { officialSplit, writeSplit, splitDataset, readSplit, splitTables, userSe
 export type { OfficialSplit, SplitOptions, SplitCounts, SplitManifest, CatalogueItem, TrainRow, EvalRow } from "./split.js";
 export { datasetStats, statsRows, formatStats } from "./stats.js";
 export type { DatasetStats } from "./stats.js";
-export { synthesizeDataset, planSynthetic, synthCsvs, resolveSynthOptions, synthTopics, SYNTH_PRESETS, SYNTH_VARIANT } from "./synth.js";
+export { synthesizeDataset, planSynthetic, synthCsvs, synthSideCsv, resolveSynthOptions, synthTopics, SYNTH_PRESETS, SYNTH_SIDE_COLUMNS, SYNTH_VARIANT } from "./synth.js";
+export { readSideFile, sideChannelDigest, sideChannelValues, sideFilePath } from "./side.js";
+export type { SideFile } from "./side.js";
 export type { SynthOptions, SynthPreset, SynthPlan, SynthResult, SynthProgress, RenderWorker, ResolvedSynthOptions, Topic, VideoSpec, VideoCodec } from "./synth.js";
 export { shardIds, shardOf } from "./shard.js";
 export type { ShardManifest, ShardOptions } from "./shard.js";

@@ -12,6 +12,14 @@ import { DataError } from "./errors.js";
 import { sortIds } from "./ids.js";
 
 export type BadRowPolicy = "error" | "skip";
+/**
+ * Repeated pairs: in the .tsv a user with a second line, in the .csv a row repeating (user, item,
+ * timestamp). `keep` does what MicroLens's own loader (`read_behaviors`) does: a user's later .tsv line
+ * replaces the earlier one in the split (the split applies it, see officialSplit); a repeated .csv row
+ * is a repeated interaction, as a .tsv would list it. `error` stops naming both lines; `skip` keeps the
+ * first and counts a warning.
+ */
+export type DuplicatePolicy = "keep" | "error" | "skip";
 /** What to do with an interacted item that has no video file: stop, drop its interactions, or keep it (extraction will report it). */
 export type MissingVideoPolicy = "error" | "skip" | "keep";
 export type PairsFormat = "csv" | "tsv";
@@ -21,8 +29,15 @@ export interface LoadOptions {
   variant?: string;
   /** Which pairs file to read; "auto" prefers the .csv (it has timestamps). Default "auto". */
   pairs?: PairsFormat | "auto";
-  /** Malformed or duplicate pairs rows. Default "error". */
+  /** Malformed pairs rows. Default "error". */
   onBadRow?: BadRowPolicy;
+  /** Repeated users (.tsv) or rows (.csv). Default "keep" (MicroLens's loader). */
+  onDuplicate?: DuplicatePolicy;
+  /**
+   * false: the caller reads no video content (ID-only and popularity runs), so a missing videos
+   * folder is no error and `onMissingVideo: error` acts as `keep`. Default true.
+   */
+  needVideos?: boolean;
   /** Interacted items without `<item>.mp4`. Default "error". */
   onMissingVideo?: MissingVideoPolicy;
   /** How many warnings to keep verbatim (all are counted). Default 100. */
@@ -152,11 +167,11 @@ function readText(path: string): string {
   }
 }
 
-function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Interaction[] {
+function readPairsCsv(path: string, policy: BadRowPolicy, dupPolicy: DuplicatePolicy, log: WarningLog): Interaction[] {
   const out: Interaction[] = [];
   const seen = new Map<string, number>();
   const bad = (line: number, kind: WarningKind, message: string) => {
-    if (policy === "error") throw new DataError(`${path}:${line}: ${message}`);
+    if ((kind === "duplicate_row" ? dupPolicy : policy) === "error") throw new DataError(`${path}:${line}: ${message}`);
     log.add({ kind, file: path, line, message });
   };
   let header = true;
@@ -192,11 +207,11 @@ function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Inte
       }
       const key = `${user}\u0000${item}\u0000${ts}`;
       const first = seen.get(key);
-      if (first !== undefined) {
+      if (first !== undefined && dupPolicy !== "keep") {
         bad(line, "duplicate_row", `duplicate row (same user, item and timestamp as line ${first})`);
         continue;
       }
-      seen.set(key, line);
+      if (first === undefined) seen.set(key, line);
       out.push({ user, item, timestamp: Number(ts), line });
     }
   } catch (err) {
@@ -207,36 +222,42 @@ function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Inte
   return out;
 }
 
-function readPairsTsv(path: string, policy: BadRowPolicy, log: WarningLog): Interaction[] {
+/**
+ * The .tsv form, read as MicroLens's `read_behaviors` reads it: per line, the user is the text before
+ * the first tab (verbatim), the items are the second tab field, stripped and split on spaces, in
+ * file order (repeats kept); further tab fields are ignored; `\n`, `\r\n` and `\r` end lines (Python's
+ * universal newlines). Any user id is accepted, the empty one included, as MicroLens does. Lenient
+ * where MicroLens would crash: blank lines and runs of spaces are skipped, and a first line
+ * `user<TAB>item…` without digits is taken as a header.
+ */
+function readPairsTsv(path: string, policy: BadRowPolicy, dupPolicy: DuplicatePolicy, log: WarningLog): Interaction[] {
   const out: Interaction[] = [];
   const seenUsers = new Map<string, number>();
-  const lines = readText(path).replace(/^\ufeff/, "").split("\n");
+  const lines = readText(path).replace(/^\ufeff/, "").split(/\r\n|\r|\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
-    const raw = lines[i]!.replace(/\r$/, "");
+    const raw = lines[i]!;
     if (!raw.trim()) continue;
-    const tab = raw.indexOf("\t");
-    const user = (tab < 0 ? raw : raw.slice(0, tab)).trim();
-    const items = tab < 0 ? [] : raw.slice(tab + 1).trim().split(/ +/).filter((s) => s.length > 0);
-    if (i === 0 && user.toLowerCase() === "user") continue; // optional header
+    const fields = raw.split("\t");
+    const user = fields[0]!;
+    const itemField = fields.length > 1 ? fields[1]!.trim() : "";
+    const items = itemField.split(" ").filter((s) => s.length > 0);
+    if (i === 0 && /^user(_?id)?$/i.test(user.trim()) && !/\d/.test(itemField)) continue; // optional header
     const bad = (kind: WarningKind, message: string) => {
-      if (policy === "error") throw new DataError(`${path}:${lineNo}: ${message}`);
+      if ((kind === "duplicate_row" ? dupPolicy : policy) === "error") throw new DataError(`${path}:${lineNo}: ${message}`);
       log.add({ kind, file: path, line: lineNo, message });
     };
-    if (!user) {
-      bad("bad_row", "empty user id");
+    if (fields.length < 2) {
+      bad("bad_row", `no tab after the user id (expected 'user<TAB>item item …')`);
       continue;
     }
-    if (items.length === 0) {
-      bad("bad_row", `user '${user}' has no items (expected 'user<TAB>item item …')`);
-      continue;
-    }
+    if (items.length === 0) continue; // a user without interactions: fewer than any minimum, dropped as MicroLens drops it
     const first = seenUsers.get(user);
-    if (first !== undefined) {
+    if (first !== undefined && dupPolicy !== "keep") {
       bad("duplicate_row", `user '${user}' already has a line (line ${first})`);
       continue;
     }
-    seenUsers.set(user, lineNo);
+    if (first === undefined) seenUsers.set(user, lineNo);
     // The .tsv has no timestamps; its order is the time order, so the position stands in for one.
     items.forEach((item, k) => out.push({ user, item, timestamp: k, line: lineNo }));
   }
@@ -290,12 +311,22 @@ export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDat
   dir = resolve(dir);
   const { variant, files } = findMicroLensFiles(dir, opts);
   const onBadRow = opts.onBadRow ?? "error";
-  const onMissingVideo = opts.onMissingVideo ?? "error";
+  const onDuplicate = opts.onDuplicate ?? "keep";
+  const needVideos = opts.needVideos ?? true;
+  // without video content, a missing video is nothing to stop for; `skip` still drops, so a split stays
+  // the same for ID-only and content runs on one folder
+  const requested = opts.onMissingVideo ?? "error";
+  const onMissingVideo: MissingVideoPolicy = !needVideos && requested === "error" ? "keep" : requested;
   const log = new WarningLog(opts.maxWarnings ?? 100);
 
-  let interactions = files.pairsFormat === "csv" ? readPairsCsv(files.pairs, onBadRow, log) : readPairsTsv(files.pairs, onBadRow, log);
+  let interactions =
+    files.pairsFormat === "csv" ? readPairsCsv(files.pairs, onBadRow, onDuplicate, log) : readPairsTsv(files.pairs, onBadRow, onDuplicate, log);
   const titles = files.titles ? readTitles(files.titles, log) : new Map<string, string>();
 
+  if (!files.videos && !needVideos) {
+    // interactions alone: no video matching at all (every item kept, nothing to warn about)
+    return { dir, variant, files, interactions, titles, videos: new Map(), covers: new Map(), itemsWithoutVideo: [], warnings: log.warnings, warningCounts: log.counts };
+  }
   if (!files.videos && onMissingVideo === "error") {
     throw new DataError(
       `${join(dir, `MicroLens-${variant}_videos`)}: missing videos directory (set dataset.on_missing_video to keep or skip to load without videos)`,

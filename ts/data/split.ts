@@ -1,8 +1,11 @@
-// The official MicroLens protocol (design.md; MicroLens Code/VideoRec/SASRec/utils/load_data.py):
-// per user, interactions sorted by timestamp (stable: equal timestamps keep file order); users with
-// fewer than 5 interactions dropped; the last 13 kept; last item = test target, second to last =
-// validation target; the model input is at most the 10 items before the target; items that no kept
-// sequence mentions leave the catalogue. Ranking masks every kept item before the target.
+// The official MicroLens protocol, as MicroLens's own loader applies it (`read_behaviors` in
+// Code/VideoRec/*/utils/load_data.py, which reads the .tsv): per user, interactions in time order
+// (the .csv: stably sorted by timestamp; the .tsv: line order), repeats kept; users with fewer than 5
+// interactions dropped; the last 13 kept; last item = test target, second to last = validation target;
+// the model input is at most the 10 items before the target; items that no kept sequence mentions
+// leave the catalogue. Ranking masks every kept item before the target. A user with several .tsv
+// lines (`lineSequences`): the last line with at least 5 items is the user's sequence, and the last
+// 13 items of each such line join the catalogue — MicroLens's dictionary overwrite, item counts kept.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Int64, makeVector, Table } from "apache-arrow";
@@ -87,10 +90,28 @@ export function userSequences(interactions: readonly Interaction[]): Map<string,
   return out;
 }
 
+/** Each user's .tsv lines as separate sequences, in file order (a line's items keep their order). */
+function lineSequences(interactions: readonly Interaction[]): Map<string, string[][]> {
+  const out = new Map<string, Map<number, string[]>>();
+  for (const x of interactions) {
+    let lines = out.get(x.user);
+    if (!lines) out.set(x.user, (lines = new Map()));
+    let seq = lines.get(x.line);
+    if (!seq) lines.set(x.line, (seq = []));
+    seq.push(x.item);
+  }
+  return new Map([...out].map(([user, lines]) => [user, [...lines.keys()].sort((a, b) => a - b).map((l) => lines.get(l)!)]));
+}
+
 /** Apply the official protocol to interactions (in file order). */
 export function officialSplit(
   interactions: readonly Interaction[],
-  opts: SplitOptions & { titles?: ReadonlyMap<string, string>; videos?: ReadonlyMap<string, string> } = {},
+  opts: SplitOptions & {
+    titles?: ReadonlyMap<string, string>;
+    videos?: ReadonlyMap<string, string>;
+    /** the interactions come from a .tsv: each (user, line) is one sequence, a later line replaces an earlier one */
+    lineSequences?: boolean;
+  } = {},
 ): OfficialSplit {
   const protocol = {
     minInteractions: opts.minInteractions ?? PROTOCOL.minInteractions,
@@ -99,7 +120,9 @@ export function officialSplit(
   };
   if (protocol.minInteractions < 3) throw new RangeError(`minInteractions must be ≥ 3 (train, valid, test), got ${protocol.minInteractions}`);
   if (protocol.keep < protocol.minInteractions) throw new RangeError(`keep (${protocol.keep}) must be ≥ minInteractions (${protocol.minInteractions})`);
-  const sequences = userSequences(interactions);
+  const sequences: Map<string, string[][]> = opts.lineSequences
+    ? lineSequences(interactions)
+    : new Map([...userSequences(interactions)].map(([user, seq]) => [user, [seq]]));
   const itemsIn = new Set(interactions.map((x) => x.item)).size;
   const train: TrainRow[] = [];
   const valid: EvalRow[] = [];
@@ -109,12 +132,12 @@ export function officialSplit(
   let interactionsKept = 0;
   let trainSamples = 0;
   for (const user of sortIds(sequences.keys())) {
-    const all = sequences.get(user)!;
-    if (all.length < protocol.minInteractions) continue;
-    const kept = all.slice(-protocol.keep);
+    const long = sequences.get(user)!.filter((seq) => seq.length >= protocol.minInteractions);
+    if (long.length === 0) continue;
+    for (const seq of long) for (const item of seq.slice(-protocol.keep)) inCatalogue.add(item);
+    const kept = long[long.length - 1]!.slice(-protocol.keep);
     const n = kept.length;
     interactionsKept += n;
-    for (const item of kept) inCatalogue.add(item);
     const beforeValid = kept.slice(0, n - 2);
     const beforeTest = kept.slice(0, n - 1);
     for (const item of beforeValid) trainCount.set(item, (trainCount.get(item) ?? 0) + 1);
@@ -204,7 +227,8 @@ export function splitDataset(
   opts: LoadOptions & SplitOptions = {},
 ): { dataset: MicroLensDataset; split: OfficialSplit; written: string[] } {
   const dataset = loadMicroLens(dir, opts);
-  const split = officialSplit(dataset.interactions, { ...opts, titles: dataset.titles, videos: dataset.videos });
+  const lineSeqs = dataset.files.pairsFormat === "tsv";
+  const split = officialSplit(dataset.interactions, { ...opts, titles: dataset.titles, videos: dataset.videos, lineSequences: lineSeqs });
   const written = writeSplit(outDir, split, {
     dir: dataset.dir,
     variant: dataset.variant,

@@ -36,7 +36,7 @@ export function datasetStats(dir: string, opts: Omit<LoadOptions, "onMissingVide
   const ds = loadMicroLens(dir, { ...opts, onMissingVideo: "keep" });
   const sequences = userSequences(ds.interactions);
   const lengths = [...sequences.values()].map((s) => s.length);
-  const split = officialSplit(ds.interactions, opts);
+  const split = officialSplit(ds.interactions, { ...opts, lineSequences: ds.files.pairsFormat === "tsv" });
   const items = new Set(ds.interactions.map((x) => x.item));
   let withTitle = 0;
   for (const item of items) if (ds.titles.has(item)) withTitle += 1;

@@ -350,10 +350,26 @@ export function synthCsvs(plan: SynthPlan): { pairsCsv: string; pairsTsv: string
   return { pairsCsv, pairsTsv, titlesCsv };
 }
 
+/** Columns of the synthetic side file (ts/data/side.ts), for configs that name them in extract.side_channels. */
+export const SYNTH_SIDE_COLUMNS: readonly string[] = ["transcript"];
+
+/**
+ * The side file: a made-up transcript naming what the video shows (its shape and motion), for two
+ * items in three; the third has none, so the absent-value path runs too.
+ */
+export function synthSideCsv(plan: SynthPlan): string {
+  const rows = plan.items.map((it, i) => {
+    const t = plan.topics[it.topic]!;
+    const text = i % 3 === 2 ? "" : `Look at this ${t.shape} going ${t.motion.replace("_", " ")}, no words, just the ${t.shape}.`;
+    return `${it.item},${csvField(text)}`;
+  });
+  return `item,${SYNTH_SIDE_COLUMNS.join(",")}\n${rows.join("\n")}\n`;
+}
+
 export interface SynthResult {
   dir: string;
   variant: string;
-  files: { pairsCsv: string; pairsTsv: string; titles: string; videos: string; covers: string; truth: string };
+  files: { pairsCsv: string; pairsTsv: string; titles: string; side: string; videos: string; covers: string; truth: string };
   counts: { users: number; items: number; interactions: number; coldItems: number; topics: number };
   videos: { rendered: number; skipped: number; bytes: number } | null;
   plan: SynthPlan;
@@ -387,6 +403,7 @@ export async function synthesizeDataset(
     pairsCsv: join(dir, `MicroLens-${v}_pairs.csv`),
     pairsTsv: join(dir, `MicroLens-${v}_pairs.tsv`),
     titles: join(dir, `MicroLens-${v}_titles.csv`),
+    side: join(dir, `MicroLens-${v}_side.csv`),
     videos: join(dir, `MicroLens-${v}_videos`),
     covers: join(dir, `MicroLens-${v}_covers`),
     truth: join(dir, "synth.json"),
@@ -420,6 +437,7 @@ export async function synthesizeDataset(
   writeFileAtomic(files.pairsCsv, csvs.pairsCsv);
   writeFileAtomic(files.pairsTsv, csvs.pairsTsv);
   writeFileAtomic(files.titles, csvs.titlesCsv);
+  writeFileAtomic(files.side, synthSideCsv(plan));
   onProgress?.({ stage: "csv", done: 1, total: 1 });
 
   let videos: SynthResult["videos"] = null;

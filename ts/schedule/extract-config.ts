@@ -2,11 +2,10 @@
 // The CLI verbs (ts/cli/commands/{model,extract}.ts) are thin shells over these.
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
-import { readSplit } from "../data/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
-import { ensureBackbonePath, runExtraction, type ExtractItem } from "./extract.js";
+import { ensureBackbonePath, runExtraction } from "./extract.js";
 import { runGraph, type StageOutput } from "./graph.js";
-import { pipelineStages } from "./pipeline.js";
+import { checkBeforeRun, extractItems, pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter } from "./progress.js";
 import { RunResources } from "./resources.js";
 
@@ -68,6 +67,7 @@ export async function extractConfig(path: string, opts: ExtractConfigOptions = {
   const sets = [...(opts.sets ?? [])];
   if (opts.retryFailed) sets.push("extract.retry_failed=true"); // not part of the store key: same store, failed items re-attempted
   const { config } = await loadConfig(path, { sets, cwd });
+  checkBeforeRun(config);
   const reporter = opts.reporter ?? new Reporter({ mode: defaultLogMode(opts.json ?? false) });
   const resources = new RunResources(config.workers, reporter);
   const stages = pipelineStages().filter((s) => ["data", "split", "extract"].includes(s.name));
@@ -92,7 +92,7 @@ export async function extractConfig(path: string, opts: ExtractConfigOptions = {
       const model = config.model;
       const extract = { ...config.extract, retry_failed: true };
       const modelPath = await ensureBackbonePath(model, join(config.cache_dir, "models"), pool);
-      const items: ExtractItem[] = readSplit(outputs.get("split")!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
+      const items = extractItems(config, outputs.get("split")!.dir);
       const report = await runExtraction({ model, extract }, {
         storeDir: store, items, dataset: outputs.get("split")!.key, modelPath, workers: pool, key: ex.key, signal,
         onProgress: (p) => reporter.progress("extract", { done: p.done, total: p.total, unit: "videos", message: p.message }),

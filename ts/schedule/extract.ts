@@ -41,7 +41,8 @@ export function extractionKeyParts(dataset: string, model: ModelConfig, s: Extra
     side_channels: s.side_channels,
     side_channel_max_chars: s.side_channel_max_chars,
     frames: s.frames,
-    taps: s.taps.length > 0 ? { taps: s.taps } : { tap_every: s.tap_every },
+    // rule 2: tap_every counts from layer 0 (0, k, 2k, ...); the last layer is stored beside the configured taps
+    taps: s.taps.length > 0 ? { taps: s.taps, rule: 2 } : { tap_every: s.tap_every, rule: 2 },
     merged_tokens: s.merged_tokens,
     max_new_tokens: s.max_new_tokens,
     store_dtype: s.store_dtype,

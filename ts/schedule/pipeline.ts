@@ -4,10 +4,23 @@
 // ts/schedule/extract.ts, the worker ops `train`/`embed`/`plot_report`, ts/metrics.
 // A stage lists the files it produced under `publish` in its result; the run copies them into
 // results/<name>/ (ts/schedule/run.ts).
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ExperimentConfig } from "../config/index.js";
-import { readArrowFile, readSplit, splitDataset, synthesizeDataset, writeArrowFile, type SynthOptions } from "../data/index.js";
+import {
+  findMicroLensFiles,
+  readArrowFile,
+  readSplit,
+  sideChannelDigest,
+  sideChannelValues,
+  splitDataset,
+  synthesizeDataset,
+  SYNTH_SIDE_COLUMNS,
+  writeArrowFile,
+  type LoadOptions,
+  type SynthOptions,
+} from "../data/index.js";
+import { DataError } from "../data/errors.js";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { fileSha256, writeFileAtomic } from "../util/fs.js";
 import { ensureBackbonePath, extractionKeyParts, runExtraction, type ExtractItem } from "./extract.js";
@@ -27,6 +40,7 @@ export type DataSource =
       variant: string;
       pairs: "auto" | "csv" | "tsv";
       onBadRow: "error" | "skip";
+      onDuplicate: "keep" | "error" | "skip";
       onMissingVideo: "error" | "skip" | "keep";
     };
 
@@ -51,7 +65,15 @@ export function dataSource(config: ExperimentConfig): DataSource {
       },
     };
   }
-  return { kind: "microlens", dir: d.dir, variant: d.variant, pairs: d.pairs, onBadRow: d.on_bad_row, onMissingVideo: d.on_missing_video };
+  return {
+    kind: "microlens",
+    dir: d.dir,
+    variant: d.variant,
+    pairs: d.pairs,
+    onBadRow: d.on_bad_row,
+    onDuplicate: d.on_duplicate,
+    onMissingVideo: d.on_missing_video,
+  };
 }
 
 /** The Pop baseline: no training, no content. */
@@ -69,7 +91,7 @@ export function usesContent(config: ExperimentConfig): boolean {
 function microlensFingerprint(dir: string): unknown {
   if (!existsSync(dir)) return { dir, missing: true };
   return readdirSync(dir)
-    .filter((f) => /\.(csv|tsv)$/.test(f))
+    .filter((f) => /\.(csv|tsv)$/.test(f) && !f.endsWith("_side.csv")) // the side file feeds extraction only (its key)
     .sort()
     .map((f) => {
       const st = statSync(join(dir, f));
@@ -80,7 +102,7 @@ function microlensFingerprint(dir: string): unknown {
 const dataStage: PipelineStage = {
   name: "data",
   after: [],
-  version: 1,
+  version: 2, // 2: the synthetic set has a side file
   keyParts: (c) => {
     const src = dataSource(c);
     return src.kind === "synthetic" ? src : { ...src, files: microlensFingerprint(src.dir) };
@@ -105,18 +127,23 @@ function datasetDir(out: { dir: string; meta: Record<string, unknown> }): string
   return out.meta.kind === "microlens" ? String(out.meta.dir) : join(out.dir, String(out.meta.dir));
 }
 
+/** The loader options a split uses; runs without video content need no videos (docs/data.md). */
+function splitOptions(config: ExperimentConfig): LoadOptions {
+  const src = dataSource(config);
+  if (src.kind !== "microlens") return {}; // the synthetic set always has its videos
+  const needVideos = usesContent(config);
+  const { variant, pairs, onBadRow, onDuplicate, onMissingVideo } = src;
+  return { variant, pairs, onBadRow, onDuplicate, onMissingVideo, ...(needVideos ? {} : { needVideos }) };
+}
+
 const splitStage: PipelineStage = {
   name: "split",
   after: ["data"],
   version: 1,
-  keyParts: (c) => {
-    const src = dataSource(c);
-    return src.kind === "microlens" ? { variant: src.variant, pairs: src.pairs, onBadRow: src.onBadRow, onMissingVideo: src.onMissingVideo } : {};
-  },
+  keyParts: (c) => splitOptions(c),
   async run(ctx) {
-    const src = dataSource(ctx.config);
     const dir = datasetDir(ctx.inputs.data!);
-    const opts = src.kind === "microlens" ? { variant: src.variant, pairs: src.pairs, onBadRow: src.onBadRow, onMissingVideo: src.onMissingVideo } : {};
+    const opts = splitOptions(ctx.config);
     const { split } = splitDataset(dir, ctx.dir, opts);
     ctx.log(`${split.counts.usersKept} users, ${split.counts.itemsKept} items, ${split.counts.trainSamples} training samples`);
     return { counts: split.counts };
@@ -153,6 +180,52 @@ function ranksPath(inputs: Readonly<Record<string, { dir: string }>>): string {
   throw new Error("no ranks.arrow from the rank or train stage");
 }
 
+/** extract.side_channels (schemas/config/extract.schema.json). */
+function sideChannels(config: ExperimentConfig): readonly string[] {
+  return config.extract.side_channels;
+}
+
+/**
+ * Side-channel values of the configured channels, item → channel → value (ts/data/side.ts), for the
+ * dataset a split was made from. Errors name `extract.side_channels` for a channel the data lacks.
+ */
+function sideValues(config: ExperimentConfig, datasetDir: string, variant: string): Map<string, Map<string, string>> {
+  return sideChannelValues(datasetDir, variant, sideChannels(config));
+}
+
+/**
+ * What the side file adds to the extraction key: a MicroLens folder's configured side-channel values
+ * (so the key follows the prompt text, not unrelated columns). The synthetic set's side file follows
+ * from its options, already in the key upstream; its channel names are checked here.
+ * Called before any stage runs (checkBeforeRun) so an unknown channel stops a run before work starts.
+ */
+function sideKey(config: ExperimentConfig): string | null {
+  if (!usesContent(config)) return null;
+  const src = dataSource(config);
+  if (src.kind === "microlens") {
+    const { variant } = findMicroLensFiles(src.dir, { variant: src.variant, pairs: src.pairs });
+    return sideChannelDigest(sideValues(config, src.dir, variant));
+  }
+  const unknown = sideChannels(config).find((c) => c !== "title" && !SYNTH_SIDE_COLUMNS.includes(c));
+  if (unknown !== undefined) {
+    throw new DataError(`extract.side_channels: '${unknown}' is not a column of the synthetic dataset's side file (columns: ${SYNTH_SIDE_COLUMNS.join(", ")})`);
+  }
+  return null;
+}
+
+/** Checks a run makes before any stage starts: side channels the data lacks. */
+export function checkBeforeRun(config: ExperimentConfig): void {
+  sideKey(config);
+}
+
+/** The catalogue as the extractor sees it: video path, title and the configured side channels. */
+export function extractItems(config: ExperimentConfig, splitDir: string): ExtractItem[] {
+  const manifest = JSON.parse(readFileSync(join(splitDir, "split.json"), "utf8")) as { source?: { dir?: string; variant?: string } };
+  const source = manifest.source ?? {};
+  const values = source.dir && source.variant ? sideValues(config, source.dir, source.variant) : new Map<string, Map<string, string>>();
+  return readSplit(splitDir).items.map((it) => ({ item: it.item, video: it.video, title: it.title, ...Object.fromEntries(values.get(it.item) ?? []) }));
+}
+
 /**
  * Video LLM extraction into a TokenStore (ts/schedule/extract.ts, Python op `extract`), item shards
  * over the worker pool. Its key holds only what the stored tokens depend on (backbone, prompts,
@@ -163,13 +236,13 @@ const extractStage: PipelineStage = {
   after: ["split"],
   version: 1,
   skip: (c) => (usesContent(c) ? undefined : "the config uses no video content"),
-  keyParts: (c) => extractionKeyParts("", c.model, c.extract),
+  keyParts: (c) => ({ ...extractionKeyParts("", c.model, c.extract), side: sideKey(c) }),
   async run(ctx) {
     const model = ctx.config.model;
     const settings = ctx.config.extract;
     const pool = await ctx.resources.pool();
     const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
-    const items: ExtractItem[] = readSplit(ctx.inputs.split!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
+    const items = extractItems(ctx.config, ctx.inputs.split!.dir);
     const report = await runExtraction(
       { model, extract: settings },
       {

@@ -5,10 +5,11 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { writeArrowFile } from "../data/index.js";
+import { DataError } from "../data/errors.js";
 import { formatMetrics, type MetricsResult } from "../metrics/index.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { runGraph, type StageOutput } from "./graph.js";
-import { pipelineStages } from "./pipeline.js";
+import { checkBeforeRun, pipelineStages } from "./pipeline.js";
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
 import { RunResources } from "./resources.js";
 import { concatMetricsTables, metricsArrowTable, metricValues, publishOutputs } from "./results.js";
@@ -70,6 +71,7 @@ export async function runConfig(
   const cwd = opts.cwd ?? process.cwd();
   const loaded = await loadConfig(path, { sets: opts.sets ?? [], cwd });
   const { config } = loaded;
+  checkBeforeRun(config); // data the config names but lacks (side channels) stops the run before work starts
   const reporter = shared?.reporter ?? makeReporter(opts);
   const resources = shared?.resources ?? new RunResources(config.workers, reporter);
   if (shared) await resources.configure(config.workers);
@@ -119,12 +121,14 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
   for (const [i, row] of spec.rows.entries()) {
     try {
       const { config } = await loadConfig(row.config, { sets, cwd });
+      checkBeforeRun(config);
       firstWorkers ??= config.workers;
       const other = names.get(config.name);
       if (other !== undefined) problems.push(`${spec.file}: rows.${i} (${row.label}) has the run name "${config.name}" of "${other}"; results would overwrite each other`);
       names.set(config.name, row.label);
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
+      else if (err instanceof DataError) problems.push(`${row.config}: ${err.message}`);
       else throw err;
     }
   }

@@ -12,7 +12,7 @@
                              (the same code the `recommend` op runs)
     (d) the limit            bare ``topk(u @ Z^T)`` of the same shapes (no tower, no lookups)
 
-Shapes default to the paper's setting: 7 tapped layers (LLaVA-OneVision-7B's 28 layers, every 4th),
+Shapes default to the paper's setting: 6 tapped layers (LLaVA-OneVision-7B's L0, L4, ..., L20, its Fig. 4/5),
 d_c = 256, d_z = 128, a 2-layer SASRec user tower (recommender defaults). Weights are random: costs do
 not depend on their values. Everything runs in one process on torch's CPU threads as set by the caller.
 """
@@ -38,12 +38,12 @@ from linkedout.train.loop import build_model
 from linkedout.model.config import to_dict
 
 HISTORY = RecommenderConfig().ranker.max_history  # the default ranker's history length (recommender.ranker.max_history)
-PAPER_TAPS = [3, 7, 11, 15, 19, 23, 27]  # LLaVA-OneVision-7B (Qwen2-7B, 28 layers), every 4th layer
+PAPER_TAPS = [0, 4, 8, 12, 16, 20]  # LLaVA-OneVision-7B (Qwen2-7B, 28 layers): the paper's Fig. 4/5 layers L0..L20
 
 
 @dataclass(frozen=True)
 class BenchShapes:
-    taps: int = 7
+    taps: int = 6
     d_c: int = 256
     d_z: int = 128
     k: int = 10

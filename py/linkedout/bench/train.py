@@ -10,8 +10,8 @@ Content features are random tensors of the TokenStore's shapes, preallocated onc
 model step (forward, loss, backward, optimizer), not reading the store (that is a memcpy out of the page
 cache, see docs/model.md). Shapes of the two presets:
 
-    tiny  the quick-start backbone: d=64, 2 taps (every 4th of 8 layers), M=32, N_new=7, P=2 prompts
-    7b    LLaVA-OneVision-7B: d=3584, 7 taps (every 4th of 28 layers), M=32, N_new=7, P=2 prompts
+    tiny  the quick-start backbone: d=64, 2 taps, M=32, N_new=7, P=2 prompts
+    7b    LLaVA-OneVision-7B: d=3584, 7 taps (an upper bound: the paper's model fuses 6, L0..L20), M=32, N_new=7, P=2 prompts
 """
 
 from __future__ import annotations

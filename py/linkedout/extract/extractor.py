@@ -33,7 +33,7 @@ from ..config import section_defaults, section_schema
 from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
-from .hooks import Captured, LayerTaps, resolve_taps
+from .hooks import Captured, LayerTaps, resolve_taps, stored_taps
 from .merge import tome_merge
 from .prompts import chat_prompt, user_text
 
@@ -109,7 +109,9 @@ class Extractor:
     def __init__(self, backbone: Backbone, settings: ExtractSettings) -> None:
         self.backbone = backbone
         self.settings = settings
-        self.taps = resolve_taps(backbone.num_layers, settings.tap_every, settings.taps or None)
+        # configured_taps: what the MoE fuses; taps: what is hooked and stored (configured + last layer)
+        self.configured_taps = resolve_taps(backbone.num_layers, settings.tap_every, settings.taps or None)
+        self.taps = stored_taps(backbone.num_layers, self.configured_taps)
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class Extractor:
             model=self.backbone.path,
             dataset=dataset,
             taps=tuple(self.taps),
+            configured_taps=tuple(self.configured_taps),
             num_layers=self.backbone.num_layers,
             d_model=self.backbone.d_model,
             merged_tokens=s.merged_tokens,

@@ -26,13 +26,11 @@ from typing import Any, Sequence
 import torch
 
 
-def resolve_taps(num_layers: int, tap_every: int = 4, taps: Sequence[int] | None = None, include_last: bool = True) -> list[int]:
-    """0-based decoder layer indices to hook.
+def resolve_taps(num_layers: int, tap_every: int = 4, taps: Sequence[int] | None = None) -> list[int]:
+    """The configured taps: 0-based decoder layers whose tokens the MoE fuses (``layers: tapped``).
 
     ``taps`` given: those (negative counts from the end), validated. Otherwise every ``tap_every``-th
-    layer counted from 1, i.e. layers tap_every-1, 2·tap_every-1, ... (the paper's "every four layers"
-    of a 28-layer Qwen2 gives 3, 7, ..., 27). The last layer is always added when ``include_last``
-    (the last-layer ablation needs it).
+    layer from the first: 0, k, 2k, ... (the paper's Fig. 4/5 label its layers L0, L4, L8, ...).
     """
     if num_layers < 1:
         raise ValueError(f"num_layers={num_layers} must be >= 1")
@@ -46,10 +44,14 @@ def resolve_taps(num_layers: int, tap_every: int = 4, taps: Sequence[int] | None
     else:
         if tap_every < 1:
             raise ValueError(f"extract.tap_every: {tap_every} must be >= 1")
-        out = set(range(tap_every - 1, num_layers, tap_every))
-    if include_last:
-        out.add(num_layers - 1)
+        out = set(range(0, num_layers, tap_every))
     return sorted(out)
+
+
+def stored_taps(num_layers: int, configured: Sequence[int]) -> list[int]:
+    """Layers the extraction hooks and stores: the configured taps plus the last layer, which the
+    last-layer ablation (Table 4) reads, so one extraction serves every Table 4 row."""
+    return sorted(set(configured) | {num_layers - 1})
 
 
 def _hidden_of(output: Any) -> torch.Tensor:

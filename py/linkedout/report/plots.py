@@ -100,6 +100,11 @@ def _save(fig: Figure, path: Path) -> None:
             os.unlink(tmp)
 
 
+def layer_label(layer: int) -> str:
+    """The paper's Fig. 4/5 name for 0-based decoder layer ``layer``: L0, L4, ..."""
+    return f"L{layer}"
+
+
 def plot_gate_kde(layer_ids: list[int], matrix: np.ndarray, path: Path, title: str) -> None:
     """Fig. 4 style: one kernel density curve of pi_l over items per tapped layer."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -108,9 +113,9 @@ def plot_gate_kde(layer_ids: list[int], matrix: np.ndarray, path: Path, title: s
         values = matrix[:, j]
         if values.size > 1 and float(values.std()) > 1e-9:
             density = GaussianKDE(values)(grid)
-            ax.plot(grid, density, label=f"layer {layer}")
+            ax.plot(grid, density, label=layer_label(layer))
         else:  # a constant gate has no density; mark where it sits
-            ax.axvline(float(values.mean()), linestyle="--", label=f"layer {layer} (constant)")
+            ax.axvline(float(values.mean()), linestyle="--", label=f"{layer_label(layer)} (constant)")
     ax.set_xlabel("gate weight π_l")
     ax.set_ylabel("density")
     ax.set_title(title)
@@ -131,7 +136,7 @@ def plot_gate_box(layer_ids: list[int], matrix: np.ndarray, path: Path, title: s
         medianprops={"color": "tab:red"},
         meanprops={"color": "tab:blue", "linestyle": "--"},
     )
-    ax.set_xticks(range(1, len(layer_ids) + 1), [f"layer {ly}" for ly in layer_ids])
+    ax.set_xticks(range(1, len(layer_ids) + 1), [layer_label(ly) for ly in layer_ids])
     top = float(matrix.max())
     for j, pct in enumerate(contribution):
         ax.annotate(f"{pct:.1f}%", (j + 1, top), textcoords="offset points", xytext=(0, 4), ha="center", fontsize="small")

@@ -176,7 +176,7 @@ def add_items(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContex
     catalogue_settings = TokenStore.open(token_store_dir).settings
     settings = ExtractSettings(
         frames=catalogue_settings.frames, prompts=catalogue_settings.prompts,
-        side_channels=catalogue_settings.side_channels, taps=catalogue_settings.taps,
+        side_channels=catalogue_settings.side_channels, taps=catalogue_settings.configured_taps or catalogue_settings.taps,
         merged_tokens=catalogue_settings.merged_tokens, max_new_tokens=catalogue_settings.max_new_tokens,
         batch_size=int(args.get("batch_size", 8)), store_dtype=catalogue_settings.dtype,
     )

@@ -83,6 +83,9 @@ class StoreSettings:
     frames: int
     dtype: StoreDtype = "bfloat16"
     side_channels: tuple[str, ...] = ()
+    # the configured layers (extract.taps / tap_every) the MoE fuses under `layers: tapped`; a subset of
+    # `taps`, which also holds the last layer for the last-layer ablation. Empty: all of `taps`.
+    configured_taps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.dtype not in TORCH_DTYPES:
@@ -91,6 +94,8 @@ class StoreSettings:
             raise TokenStoreError(f"settings.taps: {list(self.taps)} must be non-empty layer indices in [0, {self.num_layers})")
         if list(self.taps) != sorted(set(self.taps)):
             raise TokenStoreError(f"settings.taps: {list(self.taps)} must be strictly increasing")
+        if list(self.configured_taps) != sorted(set(self.configured_taps)) or not set(self.configured_taps) <= set(self.taps):
+            raise TokenStoreError(f"settings.configured_taps: {list(self.configured_taps)} must be increasing and among taps {list(self.taps)}")
         if not self.prompts:
             raise TokenStoreError("settings.prompts: the prompt bank is empty")
         for name in ("d_model", "merged_tokens", "new_tokens", "frames"):
@@ -122,6 +127,9 @@ class StoreSettings:
         d["taps"] = list(self.taps)
         d["prompts"] = list(self.prompts)
         d["side_channels"] = list(self.side_channels)
+        d["configured_taps"] = list(self.configured_taps)
+        if not self.configured_taps:
+            del d["configured_taps"]  # stores written before the field keep their settings bytes
         return d
 
     @classmethod
@@ -130,6 +138,7 @@ class StoreSettings:
         fields["taps"] = tuple(int(t) for t in fields["taps"])
         fields["prompts"] = tuple(fields["prompts"])
         fields["side_channels"] = tuple(fields.get("side_channels", ()))
+        fields["configured_taps"] = tuple(int(t) for t in fields.get("configured_taps", ()))
         return cls(**fields)
 
 
@@ -341,6 +350,7 @@ class TokenStoreWriter:
                 "model": s.model,
                 "dataset": s.dataset,
                 "taps": list(s.taps),
+                "configured_taps": list(s.configured_taps or s.taps),
                 "num_layers": s.num_layers,
                 "d_model": s.d_model,
                 "merged_tokens": s.merged_tokens,
@@ -609,7 +619,13 @@ class TokenStore:
 
     @property
     def taps(self) -> list[int]:
+        """Every stored layer (the configured taps plus the last layer), increasing."""
         return list(self.settings.taps)
+
+    @property
+    def configured_taps(self) -> list[int]:
+        """The layers extract.taps / tap_every named: what the MoE fuses under `layers: tapped`."""
+        return list(self.settings.configured_taps or self.settings.taps)
 
     @property
     def d_model(self) -> int:

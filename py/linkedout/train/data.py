@@ -111,9 +111,13 @@ class EvalSplit:
         return len(self.users)
 
 
-def selected_taps(cfg: RecommenderConfig, n_store_taps: int) -> list[int]:
-    """Positions (into the store's tap list) the model reads: all taps, or only the last (`layers: last`)."""
-    return list(range(n_store_taps)) if cfg.layers == "tapped" else [n_store_taps - 1]
+def selected_taps(cfg: RecommenderConfig, store: TokenStore) -> list[int]:
+    """Positions (into the store's tap list) the model reads: the configured taps (`layers: tapped`,
+    what extract.taps / tap_every named) or only the deepest stored layer (`layers: last`, the
+    backbone's last layer, which every extraction stores)."""
+    if cfg.layers == "tapped":
+        return [store.taps.index(t) for t in store.configured_taps]
+    return [len(store.taps) - 1]
 
 
 class ContentSource:
@@ -127,7 +131,7 @@ class ContentSource:
     def __init__(self, store: TokenStore, catalogue: Catalogue, cfg: RecommenderConfig) -> None:
         self.store = store
         self.cfg = cfg
-        self.taps = selected_taps(cfg, len(store.taps))
+        self.taps = selected_taps(cfg, store)
         store_index = {item: i for i, item in enumerate(store.items)}
         self.store_row = np.array([store_index.get(item, -1) for item in catalogue.items], dtype=np.int64)
         if (self.store_row < 0).all():

@@ -49,14 +49,14 @@ def test_bad_videos_fail_with_reasons_others_are_extracted(tiny_backbone: Backbo
 
     store = TokenStore.open(tmp_path / "st", verify=True)
     assert store.items == [f"v{i}" for i in range(6)]
-    assert store.taps == [3, 7] and store.new_tokens == 2 and store.merged_tokens == 5
+    assert store.taps == [0, 4, 7] and store.configured_taps == [0, 4] and store.new_tokens == 2 and store.merged_tokens == 5
     assert {f["item"] for f in store.failed} == set(reasons)
     om = store.get("old_merged", range(6))
-    assert om.shape == (6, 2, 2, 5, 64) and om.dtype == torch.bfloat16
+    assert om.shape == (6, 2, 3, 5, 64) and om.dtype == torch.bfloat16
     assert torch.isfinite(om.float()).all()
     n_old = store.get("n_old", range(6))
     sizes = store.get("old_merged_size", range(6))
-    assert torch.equal(sizes.sum(-1), n_old[:, :, None].float().expand(-1, -1, 2))  # merge keeps every token
+    assert torch.equal(sizes.sum(-1), n_old[:, :, None].float().expand(-1, -1, 3))  # merge keeps every token
     assert len(set(n_old[:, 0].tolist())) > 1  # titles of different length
     # different prompts give different features for the same video
     assert not torch.equal(store.get("old_last", [0])[0, 0], store.get("old_last", [0])[0, 1])

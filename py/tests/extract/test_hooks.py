@@ -10,14 +10,15 @@ import torch
 from linkedout.extract.backbone import Backbone
 from linkedout.extract.extractor import ExtractSettings, Extractor
 from linkedout.extract.frames import sample_frames
-from linkedout.extract.hooks import LayerTaps, resolve_taps
+from linkedout.extract.hooks import LayerTaps, resolve_taps, stored_taps
 
 
 def test_resolve_taps() -> None:
-    assert resolve_taps(28, 4) == [3, 7, 11, 15, 19, 23, 27]  # the 7B: every 4th layer, last included
-    assert resolve_taps(10, 4) == [3, 7, 9]  # last layer always available
-    assert resolve_taps(10, 4, include_last=False) == [3, 7]
-    assert resolve_taps(8, taps=[0, -1, 2]) == [0, 2, 7]
+    assert resolve_taps(28, 4) == [0, 4, 8, 12, 16, 20, 24]  # layers 0, k, 2k, ... (the paper's figures: L0, L4, ...)
+    assert resolve_taps(28, taps=[0, 4, 8, 12, 16, 20]) == [0, 4, 8, 12, 16, 20]  # configs/microlens-100k/linkedout.yaml
+    assert stored_taps(28, [0, 4, 8, 12, 16, 20]) == [0, 4, 8, 12, 16, 20, 27]  # + the last layer, for the last-layer ablation
+    assert resolve_taps(8, 2) == [0, 2, 4, 6] and stored_taps(8, [0, 2, 4, 6]) == [0, 2, 4, 6, 7]
+    assert resolve_taps(8, taps=[0, -1, 2]) == [0, 2, 7] and stored_taps(8, [0, 2, 7]) == [0, 2, 7]
     with pytest.raises(ValueError, match="out of range"):
         resolve_taps(8, taps=[8])
 

@@ -70,7 +70,7 @@ def test_bad_sizes_and_missing_path_are_clear_errors(tmp_path: Path) -> None:
 
 def test_seven_b_configuration_builds_on_meta_with_the_7b_shapes() -> None:
     """The --gpu benchmark's model, without weights: 8.03 B parameters, 28 layers of d = 3584, 196 video
-    tokens per 384 px frame, taps every 4th layer."""
+    tokens per 384 px frame, the paper's taps L0..L20 (plus the last layer, stored for the ablation)."""
     import torch
 
     from linkedout.extract.extractor import ExtractSettings, Extractor
@@ -79,7 +79,9 @@ def test_seven_b_configuration_builds_on_meta_with_the_7b_shapes() -> None:
     b = build_random_7b(torch.device("meta"))
     assert b.num_layers == 28 and b.d_model == 3584
     assert 8.0e9 < sum(p.numel() for p in b.model.parameters()) < 8.1e9
-    assert Extractor(b, ExtractSettings()).taps == [3, 7, 11, 15, 19, 23, 27]
+    paper = Extractor(b, ExtractSettings(taps=(0, 4, 8, 12, 16, 20)))
+    assert paper.configured_taps == [0, 4, 8, 12, 16, 20] and paper.taps == [0, 4, 8, 12, 16, 20, 27]
+    assert Extractor(b, ExtractSettings()).configured_taps == [0, 4, 8, 12, 16, 20, 24]  # tap_every 4 from layer 0
     text = b.processor.apply_chat_template(
         [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Describe."}]}], add_generation_prompt=True
     )

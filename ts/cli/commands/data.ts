@@ -8,6 +8,7 @@ import {
   SYNTH_PRESETS,
   warningTotal,
   type BadRowPolicy,
+  type DuplicatePolicy,
   type MissingVideoPolicy,
   type SynthPreset,
   type VideoCodec,
@@ -20,6 +21,7 @@ interface DataArgs {
   out?: string;
   variant: string;
   onBadRow: BadRowPolicy;
+  onDuplicate: DuplicatePolicy;
   onMissingVideo: MissingVideoPolicy;
   json: boolean;
   preset: SynthPreset;
@@ -50,7 +52,12 @@ export const dataCommand: CliCommand<DataArgs> = {
       .positional("dir", { type: "string", describe: "MicroLens-format dataset directory (stats, split)" })
       .option("out", { type: "string", describe: "output directory (synth: the dataset; split: the split files)" })
       .option("variant", { type: "string", default: "auto", describe: "MicroLens variant (50k, 100k, synth); auto = the only one present" })
-      .option("on-bad-row", { choices: ["error", "skip"] as const, default: "error" as const, describe: "malformed or duplicate pairs rows" })
+      .option("on-bad-row", { choices: ["error", "skip"] as const, default: "error" as const, describe: "malformed pairs rows" })
+      .option("on-duplicate", {
+        choices: ["keep", "error", "skip"] as const,
+        default: "keep" as const,
+        describe: "a user's second .tsv line / a repeated .csv row: keep = as MicroLens's loader (the later line replaces)",
+      })
       .option("on-missing-video", {
         choices: ["error", "skip", "keep"] as const,
         default: "error" as const,
@@ -98,7 +105,7 @@ export const dataCommand: CliCommand<DataArgs> = {
     }
     if (!args.dir) throw new CliError(`data ${args.action}: name the dataset directory`);
     if (args.action === "stats") {
-      const s = datasetStats(args.dir, { variant: args.variant, onBadRow: args.onBadRow });
+      const s = datasetStats(args.dir, { variant: args.variant, onBadRow: args.onBadRow, onDuplicate: args.onDuplicate });
       console.log(args.json ? JSON.stringify(s, null, 2) : formatStats(s));
       return;
     }
@@ -106,6 +113,7 @@ export const dataCommand: CliCommand<DataArgs> = {
     const { dataset, split, written } = splitDataset(args.dir, args.out, {
       variant: args.variant,
       onBadRow: args.onBadRow,
+      onDuplicate: args.onDuplicate,
       onMissingVideo: args.onMissingVideo,
     });
     const c = split.counts;

@@ -60,11 +60,15 @@ export interface DatasetConfig {
    */
   pairs: "auto" | "csv" | "tsv";
   /**
-   * Malformed pairs rows (wrong field count, empty id, non-numeric timestamp) and duplicate rows: stop with file:line, or skip them with a counted warning.
+   * Malformed pairs rows (.csv: wrong field count, empty id, non-numeric timestamp; .tsv: a line without a tab): stop with file:line, or skip them with a counted warning. Rows MicroLens's own loader accepts are never malformed.
    */
   on_bad_row: "error" | "skip";
   /**
-   * Interacted items without <item>.mp4: stop naming the item, drop the item's interactions (counted warning), or keep the item (extraction reports it as failed).
+   * Repeated pairs: a user's second line in the .tsv, or a .csv row repeating (user, item, timestamp). `keep` = what MicroLens's loader (read_behaviors) does: the user's last .tsv line with at least 5 items is their sequence, while every such line's last 13 items stay in the catalogue; a repeated .csv row is a repeated interaction. `error` stops naming both lines (the stricter check); `skip` keeps the first with a counted warning.
+   */
+  on_duplicate: "keep" | "error" | "skip";
+  /**
+   * Interacted items without <item>.mp4: stop naming the item, drop the item's interactions (counted warning), or keep the item (extraction reports it as failed). Configs that read no video content (ID-only, popularity) need no videos folder, and for them `error` acts as `keep`.
    */
   on_missing_video: "error" | "skip" | "keep";
   /**
@@ -162,7 +166,7 @@ export interface ExtractConfig {
    */
   prompts: string[];
   /**
-   * Item columns inserted before the prompt as `Name: value` lines when the item has them (title, transcript, tags...).
+   * Side channels put before the prompt as `Name: value` lines, in this order, for items that have a value: `title` (the titles file) and any column of the dataset's MicroLens-<variant>_side.csv (transcript, tags, ...; docs/data.md). A name that is neither stops the run before work starts.
    */
   side_channels: string[];
   /**
@@ -170,11 +174,11 @@ export interface ExtractConfig {
    */
   side_channel_max_chars: number;
   /**
-   * Hook every k-th decoder layer (layers k-1, 2k-1, ...; paper §4.3 uses 4). The last layer is always tapped.
+   * Tap every k-th decoder layer from the first: 0-based layers 0, k, 2k, ... (paper §4.3: every four layers; its Fig. 4/5 label them L0, L4, ...). Used when `taps` is empty. The MoE fuses exactly these; the last layer is stored as well (for the last-layer ablation).
    */
   tap_every: number;
   /**
-   * Explicit 0-based decoder layers to hook (negative counts from the end); overrides tap_every when non-empty. The last layer is always added.
+   * Explicit 0-based decoder layers to tap (negative counts from the end); overrides tap_every when non-empty. The MoE fuses exactly these (recommender.layers = tapped); the last layer is stored as well, so recommender.layers = last reads it from the same extraction.
    */
   taps: number[];
   /**
