@@ -74,6 +74,8 @@ export interface ExperimentConfig {
   cache_dir: string;
   /** absolute; a run writes <results_dir>/<name>/ */
   results_dir: string;
+  /** any failed item (an undecodable video) makes `lo-exp run` exit non-zero */
+  strict: boolean;
   /** `popularity`: the Pop baseline, no training */
   ranking: "model" | "popularity";
   dataset: DatasetConfig;

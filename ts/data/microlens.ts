@@ -294,6 +294,10 @@ export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDat
   const log = new WarningLog(opts.maxWarnings ?? 100);
 
   let interactions = files.pairsFormat === "csv" ? readPairsCsv(files.pairs, onBadRow, log) : readPairsTsv(files.pairs, onBadRow, log);
+  if (interactions.length === 0) {
+    const skipped = warningTotalOf(log.counts);
+    throw new DataError(`${files.pairs}: no interactions${skipped > 0 ? ` left (${skipped} bad row(s) skipped)` : " (the file has only its header)"}`);
+  }
   const titles = files.titles ? readTitles(files.titles, log) : new Map<string, string>();
 
   if (!files.videos && onMissingVideo === "error") {
@@ -328,5 +332,9 @@ export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDat
 
 /** Total number of warnings of a loaded dataset. */
 export function warningTotal(ds: Pick<MicroLensDataset, "warningCounts">): number {
-  return Object.values(ds.warningCounts).reduce((a, b) => a + b, 0);
+  return warningTotalOf(ds.warningCounts);
+}
+
+function warningTotalOf(counts: Readonly<Record<string, number>>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
 }

@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { addItems } from "../../serve/add-items.js";
 
 interface AddItemsArgs {
   runDir: string;
@@ -20,6 +19,7 @@ export const addItemsCommand: CliCommand<AddItemsArgs> = {
       .option("titles", { type: "string", describe: "CSV item,title for the new items (the title side channel of the prompts)" })
       .option("threads", { type: "number", default: 1, describe: "torch threads of the worker" }) as unknown as Argv<AddItemsArgs>,
   handler: async (args) => {
+    const { addItems } = await import("../../serve/add-items.js");
     const r = await addItems({
       runDir: args.runDir,
       videos: args.videos,

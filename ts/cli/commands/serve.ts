@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import type { CliCommand } from "../command.js";
-import { startRankingService } from "../../serve/index.js";
 
 interface ServeArgs {
   runDir: string;
@@ -20,6 +19,7 @@ export const serveCommand: CliCommand<ServeArgs> = {
       .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
       .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
+    const { startRankingService } = await import("../../serve/index.js");
     const overrides = {
       ...(args.port !== undefined ? { port: args.port } : {}),
       ...(args.maxK !== undefined ? { max_k: args.maxK } : {}),
