@@ -190,6 +190,11 @@ function readPairsCsv(path: string, policy: BadRowPolicy, log: WarningLog): Inte
         bad(line, "bad_row", `non-numeric timestamp '${ts}'`);
         continue;
       }
+      if (Math.abs(Number(ts)) > Number.MAX_SAFE_INTEGER) {
+        // beyond 2^53 neighbouring timestamps become equal as numbers and the time order would change silently
+        bad(line, "bad_row", `timestamp '${ts}' out of range (|t| ≤ 2^53 - 1)`);
+        continue;
+      }
       const key = `${user}\u0000${item}\u0000${ts}`;
       const first = seen.get(key);
       if (first !== undefined) {

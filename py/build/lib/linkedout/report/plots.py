@@ -1,0 +1,169 @@
+"""Plots for a run's report, written as PNG files.
+
+Implements the figures of the paper's gate analysis (§4.3, Figs. 4 and 5): the distribution of the
+cross-layer MoE gate weight pi_l each tapped layer receives over the catalogue, drawn as a kernel
+density per layer (Fig. 4) and as box plots annotated with the layer's average contribution in
+percent (Fig. 5; the average of pi_l over items, which sums to 100 % across layers because the gate
+is a softmax). We plot one run's gates per figure; the paper overlays datasets, which here are runs.
+
+Also training curves: every numeric column of train_log.arrow against epoch (or step).
+
+Inputs are the run's Arrow files:
+  gates.arrow      item utf8, gates fixed_size_list<float32>[T], metadata taps (the training loop's
+                   format), or long format item utf8, layer int32, gate float32
+  train_log.arrow  step and/or epoch, then numeric columns (loss, ce, grad_norm, lr_*, ...)
+  epochs.arrow     epoch, then per-epoch columns (valid_hr10, valid_ndcg10, train_loss, ...)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.ipc as ipc  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.mlab import GaussianKDE  # noqa: E402
+
+
+def read_arrow(path: str | Path) -> pa.Table:
+    """An Arrow IPC file (or stream) as a table."""
+    with pa.memory_map(str(path), "r") as source:
+        try:
+            return ipc.open_file(source).read_all()
+        except pa.ArrowInvalid:
+            source.seek(0)
+            return ipc.open_stream(source).read_all()
+
+
+def gate_matrix(gates: pa.Table) -> tuple[list[int], np.ndarray]:
+    """Gates -> (tapped layer indices, [items, layers] float64 matrix).
+
+    Reads the training loop's format (`item`, `gates` fixed_size_list<float32>[T], schema metadata
+    `taps` = JSON list of layer indices; py/linkedout/train/outputs.py) or a long format
+    (`item`, `layer`, `gate`, one row per item x layer).
+    """
+    names = gates.column_names
+    if "gates" in names:
+        values = gates.column("gates").combine_chunks()
+        width = values.type.list_size if pa.types.is_fixed_size_list(values.type) else None
+        if width is None:
+            raise ValueError(f"gates column must be fixed_size_list<float32>, got {values.type}")
+        matrix = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, width)
+        meta = gates.schema.metadata or {}
+        taps = json.loads(meta[b"taps"]) if b"taps" in meta else list(range(width))
+        if len(taps) != width:
+            raise ValueError(f"gates metadata lists {len(taps)} taps but rows have {width} gates")
+        return [int(t) for t in taps], matrix
+    for col in ("item", "layer", "gate"):
+        if col not in names:
+            raise ValueError(f"gates table has no column {col!r} (has {names})")
+    items = gates.column("item").to_pylist()
+    layers = gates.column("layer").to_numpy().astype(np.int64)
+    values_long = gates.column("gate").to_numpy().astype(np.float64)
+    layer_ids = sorted(set(layers.tolist()))
+    item_ids = sorted(set(items))
+    row = {it: i for i, it in enumerate(item_ids)}
+    col = {ly: j for j, ly in enumerate(layer_ids)}
+    matrix = np.full((len(item_ids), len(layer_ids)), np.nan)
+    for it, ly, v in zip(items, layers.tolist(), values_long.tolist()):
+        matrix[row[it], col[ly]] = v
+    if np.isnan(matrix).any():
+        raise ValueError("gates table is missing some (item, layer) pairs")
+    return layer_ids, matrix
+
+
+def average_contribution_percent(matrix: np.ndarray) -> np.ndarray:
+    """Mean gate weight per layer over items, in percent ([layers])."""
+    return 100.0 * matrix.mean(axis=0)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    """Write the PNG under a temporary name, then rename: no half-written plot is ever seen."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def plot_gate_kde(layer_ids: list[int], matrix: np.ndarray, path: Path, title: str) -> None:
+    """Fig. 4 style: one kernel density curve of pi_l over items per tapped layer."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    grid = np.linspace(0.0, max(1e-6, float(matrix.max())) * 1.05, 256)
+    for j, layer in enumerate(layer_ids):
+        values = matrix[:, j]
+        if values.size > 1 and float(values.std()) > 1e-9:
+            density = GaussianKDE(values)(grid)
+            ax.plot(grid, density, label=f"layer {layer}")
+        else:  # a constant gate has no density; mark where it sits
+            ax.axvline(float(values.mean()), linestyle="--", label=f"layer {layer} (constant)")
+    ax.set_xlabel("gate weight π_l")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize="small", ncols=2)
+    _save(fig, path)
+
+
+def plot_gate_box(layer_ids: list[int], matrix: np.ndarray, path: Path, title: str) -> np.ndarray:
+    """Fig. 5 style: a box plot of pi_l per layer, labelled with its average contribution %."""
+    contribution = average_contribution_percent(matrix)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    # As the paper's Fig. 5: red median line, blue dashed mean line.
+    ax.boxplot(
+        [matrix[:, j] for j in range(len(layer_ids))],
+        showfliers=False,
+        showmeans=True,
+        meanline=True,
+        medianprops={"color": "tab:red"},
+        meanprops={"color": "tab:blue", "linestyle": "--"},
+    )
+    ax.set_xticks(range(1, len(layer_ids) + 1), [f"layer {ly}" for ly in layer_ids])
+    top = float(matrix.max())
+    for j, pct in enumerate(contribution):
+        ax.annotate(f"{pct:.1f}%", (j + 1, top), textcoords="offset points", xytext=(0, 4), ha="center", fontsize="small")
+    ax.set_ylim(0.0, top * 1.15 + 1e-6)
+    ax.set_ylabel("gate weight π_l")
+    ax.set_title(f"{title} — average contribution per layer")
+    _save(fig, path)
+    return contribution
+
+
+def _is_plottable(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+def plot_training_curves(log: pa.Table, path: Path, title: str) -> list[str]:
+    """Every numeric column of a log against step (else epoch, else row), one panel each."""
+    names = log.column_names
+    x_name = "step" if "step" in names else "epoch" if "epoch" in names else None
+    x = log.column(x_name).to_numpy().astype(np.float64) if x_name else np.arange(log.num_rows, dtype=np.float64)
+    series = [
+        n for n in names
+        if n not in ("epoch", "step") and _is_plottable(log.schema.field(n).type)
+    ]
+    if not series:
+        raise ValueError(f"training log has no numeric columns to plot (has {names})")
+    fig, axes = plt.subplots(len(series), 1, figsize=(6.4, 2.2 * len(series)), sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], series):
+        y = log.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        ax.plot(x, y, marker="o" if log.num_rows < 30 else None, markersize=3)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel(x_name or "row")
+    axes[0, 0].set_title(title)
+    _save(fig, path)
+    return series

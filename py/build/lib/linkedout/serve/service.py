@@ -1,0 +1,166 @@
+"""Online ranking over an EmbeddingStore: user tower over <=10 history vectors, then exact top-K.
+
+Paper §3.4 ("store-and-retrieve"): the heavy VLLM work is offline. The paper evaluates the gate and
+experts online per query (Table 5: MoE fusion 5.1 ms + ranking 0.846 ms); because the gate is
+item-conditioned we precompute z_v offline too, so a query here is
+
+    history ids --lookup--> H [B, L, d_z] --user tower--> u [B, d_z] --u @ Z^T--> scores [B, n_items]
+    --mask seen items to -inf--> top-K (ties: lower catalogue row first, as the offline `rank` op)
+
+``RankingService`` is model-agnostic: it takes any ``UserTower`` (a callable on padded history vectors).
+The trained model's tower is adapted in ``linkedout.serve.model``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import torch
+
+from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
+
+MAX_HISTORY = 10  # MicroLens protocol: the model sees at most the 10 items before the target
+
+
+class UserTower(Protocol):
+    """history_z: [B, L, d_z] item vectors oldest first, right-padded with zeros; lengths: [B] real items.
+    Returns the user vectors [B, d_z], scored against the catalogue by a dot product. (The trained
+    model's ``LinkedOutRecommender.encode_users`` has exactly this signature.)"""
+
+    def __call__(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: ...
+
+
+class QueryError(ValueError):
+    """A request the service refuses; ``status`` is the HTTP status the front end answers with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Query:
+    history: Sequence[str]  # oldest first, 1..MAX_HISTORY item ids
+    k: int
+    exclude: Sequence[str] = ()  # further ids never to return (the history is always excluded)
+    gates: bool = False  # also return the gate weights of the returned items
+
+
+@dataclass
+class Answer:
+    items: list[str]
+    scores: list[float]
+    gates: list[list[float]] | None  # per returned item, pi over taps (if asked)
+
+
+class RankingService:
+    """Exact top-K over a dense catalogue. Not thread-safe; one per worker process."""
+
+    def __init__(self, catalogue: DenseCatalogue, tower: UserTower, *, max_k: int = 1000):
+        self.catalogue = catalogue
+        self.tower = tower
+        self.max_k = max_k
+
+    def validate(self, q: Query) -> tuple[list[int], list[int]]:
+        """Catalogue rows of the history and of every excluded item; QueryError on a bad query."""
+        if len(q.history) == 0:
+            raise QueryError("history is empty: give 1 to 10 recent item ids", 400)
+        if len(q.history) > MAX_HISTORY:
+            raise QueryError(f"history has {len(q.history)} items; at most {MAX_HISTORY} are allowed", 400)
+        if not (1 <= q.k <= self.max_k):
+            raise QueryError(f"k={q.k} is out of range 1..{self.max_k}", 400)
+        index = self.catalogue.index
+        unknown = [i for i in list(q.history) + list(q.exclude) if i not in index]
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:5])
+            more = f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            raise QueryError(f"unknown item id(s): {shown}{more}", 422)
+        return [index[i] for i in q.history], [index[i] for i in q.exclude]
+
+    @torch.inference_mode()
+    def user_vectors(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        """[B, d_z] user vectors for histories given as catalogue rows (oldest first)."""
+        sizes = [len(h) for h in histories]
+        width = max(sizes)
+        # one tensor from padded lists (a per-row copy into a zeros tensor cost ~2 ms per 256 queries);
+        # right padding with row 0: causal towers never read past a history's end
+        rows = torch.tensor([list(h) + [0] * (width - len(h)) for h in histories], dtype=torch.long)  # [B, L]
+        history_z = self.catalogue.z[rows]  # [B, L, d_z]
+        return self.tower(history_z, torch.tensor(sizes, dtype=torch.long)).float()
+
+    @torch.inference_mode()
+    def recommend(self, queries: Sequence[Query], *, with_gates: bool = False) -> list[Answer | QueryError]:
+        """Answer a batch of queries with one tower call and one matmul; bad queries get a QueryError."""
+        answers: list[Answer | QueryError] = [QueryError("unanswered", 500)] * len(queries)
+        good: list[int] = []
+        rows: list[tuple[list[int], list[int]]] = []
+        for i, q in enumerate(queries):
+            try:
+                rows.append(self.validate(q))
+                good.append(i)
+            except QueryError as e:
+                answers[i] = e
+        if not good:
+            return answers
+        users = self.user_vectors([h for h, _ in rows])  # [B, d_z]
+        scores = users @ self.catalogue.zt  # [B, n_items]
+        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
+        seen = [h + e for h, e in rows]
+        width = max(len(x) for x in seen)
+        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
+        scores.scatter_(1, masked, float("-inf"))
+        k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
+        top_scores, top_rows = topk_lowest_row_on_ties(scores, k_max)
+        all_scores, all_rows = top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
+        items, gates = self.catalogue.items, self.catalogue.gates
+        for b, i in enumerate(good):
+            k = queries[i].k
+            # -inf: fewer than k items are left once the seen ones are masked
+            kept = [(s, r) for s, r in zip(all_scores[b][:k], all_rows[b][:k]) if s != float("-inf")]
+            answers[i] = Answer(
+                items=[items[r] for _, r in kept],
+                scores=[s for s, _ in kept],
+                gates=gates[[r for _, r in kept]].tolist() if (with_gates or queries[i].gates) else None,
+            )
+        return answers
+
+
+def topk_lowest_row_on_ties(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.topk, then equal scores reordered by catalogue row (the offline rank op's tie rule).
+
+    torch.topk does not promise an order among equal values; a stable sort of its k results by score
+    restores row order within ties (the choice at the k-th boundary among exact ties stays topk's).
+    """
+    values, rows = torch.topk(scores, k, dim=1, sorted=True)
+    rows_sorted, order = torch.sort(rows, dim=1)
+    values_by_row = values.gather(1, order)
+    final = torch.sort(values_by_row, dim=1, descending=True, stable=True).indices
+    return values_by_row.gather(1, final), rows_sorted.gather(1, final)
+
+
+@dataclass
+class ServingState:
+    """What a worker keeps in ``ctx.state`` per run dir: the service and how to notice store updates."""
+
+    store: EmbeddingStore
+    service: RankingService
+    manifest_mtime_ns: int
+    checked_at: float
+    extra: dict[str, Any]
+
+
+def refresh_if_changed(state: ServingState, *, min_interval_s: float = 0.5) -> bool:
+    """Reload the catalogue when ``add`` wrote to the store (polled at most every ``min_interval_s``)."""
+    now = time.monotonic()
+    if now - state.checked_at < min_interval_s:
+        return False
+    state.checked_at = now
+    mtime = state.store.manifest_mtime_ns()
+    if mtime == state.manifest_mtime_ns:
+        return False
+    state.store = EmbeddingStore.open(state.store.path)
+    state.service.catalogue = state.store.load()
+    state.manifest_mtime_ns = mtime
+    return True
