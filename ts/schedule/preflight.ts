@@ -36,7 +36,7 @@ function shown(path: string, cwd: string): string {
 }
 
 /** Why `dir` cannot be created or written, or null: a file in the way, or no write permission. */
-export function unwritableDirReason(dir: string, cwd = process.cwd()): string | null {
+export function unwritableDirReason(dir: string): string | null {
   let p = resolve(dir);
   while (!existsSync(p)) {
     const parent = dirname(p);
@@ -47,13 +47,13 @@ export function unwritableDirReason(dir: string, cwd = process.cwd()): string | 
   try {
     st = statSync(p);
   } catch (err) {
-    return `cannot inspect ${shown(p, cwd)}: ${(err as Error).message}`;
+    return `cannot inspect ${p}: ${(err as Error).message}`;
   }
-  if (!st.isDirectory()) return p === resolve(dir) ? `${shown(p, cwd)} is a file, not a directory` : `cannot create ${shown(dir, cwd)}: ${shown(p, cwd)} is a file`;
+  if (!st.isDirectory()) return p === resolve(dir) ? `${p} is a file, not a directory` : `cannot create ${resolve(dir)}: ${p} is a file`;
   try {
     accessSync(p, constants.W_OK | constants.X_OK);
   } catch {
-    return p === resolve(dir) ? `${shown(p, cwd)} is not writable` : `cannot create ${shown(dir, cwd)}: ${shown(p, cwd)} is not writable`;
+    return p === resolve(dir) ? `${p} is not writable` : `cannot create ${resolve(dir)}: ${p} is not writable`;
   }
   return null;
 }
@@ -160,7 +160,7 @@ export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd()): st
     ["cache_dir", config.cache_dir],
   ];
   for (const [key, dir] of outDirs) {
-    const why = unwritableDirReason(dir, cwd);
+    const why = unwritableDirReason(dir);
     if (why) problems.push(`${keyRef(loaded, key, cwd)}: ${why}`);
   }
 
