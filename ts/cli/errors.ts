@@ -19,9 +19,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
 }
 
+/** Operating-system failures on a named path (full disk, no permission, a file in the way): the environment, not a bug. */
+const SYSTEM_ERROR_CODES = new Set(["ENOSPC", "EACCES", "EPERM", "ENOTDIR", "EISDIR", "EEXIST", "ENOENT", "EROFS", "EMFILE", "EDQUOT"]);
+
 /** The lines and exit code to show for a user mistake, or null for an internal error (a bug). */
 export function userFacingError(err: unknown): UserFacing | null {
   if (!(err instanceof Error) || !isRecord(err)) return null;
+  if (typeof err.code === "string" && SYSTEM_ERROR_CODES.has(err.code) && typeof err.path === "string") {
+    // Node's own message already reads "ENOSPC: no space left on device, write '<path>'"
+    return { lines: [err.message.split("\n")[0]!], exitCode: EXIT.error };
+  }
   const marked = typeof err.exitCode === "number" || err.userFacing === true || Array.isArray(err.problems) || USER_ERROR_NAMES.has(err.name);
   if (!marked) return null;
   const problems = Array.isArray(err.problems) ? err.problems.map(String) : null;
