@@ -138,7 +138,7 @@ const popRankStage: PipelineStage = {
   name: "pop-rank",
   after: ["split"],
   version: 1,
-  skip: (c) => (isPopularity(c) ? undefined : "not needed: this config ranks with its trained model (this stage is the popularity baseline, ranking: popularity)"),
+  skip: (c) => (isPopularity(c) ? undefined : "this stage ranks by popularity (the Pop baseline, `ranking: popularity`); this config ranks with its trained model"),
   keyParts: () => ({ ranking: "popularity" }),
   async run(ctx) {
     const { rows } = popularityRanks(ctx.inputs.split!.dir, { out: join(ctx.dir, "ranks.arrow") });

@@ -152,11 +152,11 @@ function weightProblems(dir: string): string[] {
 }
 
 /** Every problem with a resolved config that can be found without starting a worker (empty: go ahead). */
-export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd()): string[] {
+export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opts: { writesResults?: boolean } = {}): string[] {
   const { config } = loaded;
   const problems: string[] = [];
   const outDirs: [string, string][] = [
-    ["results_dir", join(config.results_dir, config.name)],
+    ...((opts.writesResults ?? true) ? [["results_dir", join(config.results_dir, config.name)] as [string, string]] : []),
     ["cache_dir", config.cache_dir],
   ];
   for (const [key, dir] of outDirs) {
