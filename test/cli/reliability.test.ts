@@ -122,6 +122,23 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     expect(existsSync(cache)).to.equal(false);
   });
 
+  it("4b: users all below the protocol's 5 interactions: data split refuses, data stats warns", async () => {
+    const data = join(dir, "too-short");
+    mkdirSync(join(data, "MicroLens-50k_videos"), { recursive: true });
+    const pairs = join(data, "MicroLens-50k_pairs.csv");
+    const rows = ["u1,a,1", "u1,b,2", "u1,c,3", "u2,a,1", "u2,b,2"];
+    writeFileSync(pairs, `user,item,timestamp\n${rows.join("\n")}\n`);
+    for (const v of ["a", "b", "c"]) writeFileSync(join(data, "MicroLens-50k_videos", `${v}.mp4`), "");
+    const split = await lo(["data", "split", data, "--out", join(dir, "short-out")], dir);
+    expect([split.code, split.stderr.trim()]).to.deep.equal([
+      1,
+      `lo-exp: ${pairs}: no user left after the protocol: none of its 2 user(s) has ≥ 5 interactions`,
+    ]);
+    const stats = await lo(["data", "stats", data], dir);
+    expect(stats.code).to.equal(0);
+    expect(stats.stdout).to.contain(`warning: ${pairs}: no user has ≥ 5 interactions, so the protocol keeps none`);
+  });
+
   it("7: two undecodable videos are named in the summary and failed_items.tsv; --strict exits 3", async () => {
     const data = join(dir, "synth");
     const synth = await lo(["data", "synth", "--preset", "tiny", "--out", data], dir, 180_000);
