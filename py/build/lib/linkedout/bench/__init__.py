@@ -1,1 +1,0 @@
-"""Benchmarks: each calls the product packages' public functions; registered as bench_* worker ops."""

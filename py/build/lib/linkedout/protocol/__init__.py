@@ -1,1 +1,0 @@
-"""The op API shared by the worker (which dispatches ops) and the library packages (which implement them)."""

@@ -1,1 +1,0 @@
-"""The online ranking application: a trained model + EmbeddingStore answering recommend/add_items ops."""
