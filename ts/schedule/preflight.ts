@@ -151,6 +151,23 @@ function weightProblems(dir: string): string[] {
   return [`${dir}: no weight files (expected model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin)`];
 }
 
+/** Every leaf key path of a config (`model.path`, `train.lr.ranker`, …); list elements are left out. */
+function leafPaths(value: unknown, prefix: string[] = []): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return prefix.length ? [prefix.join(".")] : [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leafPaths(v, [...prefix, k]));
+}
+
+/**
+ * Where the config keys an error message names came from, e.g. ` [model.path: --set model.path=org/x]`,
+ * for errors raised while a stage runs (a worker names the key, not the file that set it); "" if none.
+ */
+export function configSourcesNote(message: string, loaded: LoadedConfig, cwd = process.cwd()): string {
+  // dotted or underscored keys only: `name`, `ranking`, `strict` are ordinary words in a message
+  const keys = leafPaths(loaded.config).filter((key) => /[._]/.test(key) && !key.startsWith("$"));
+  const named = keys.filter((key) => new RegExp(`(^|[^\\w.])${key.replace(/\./g, "\\.")}($|[^\\w.])`).test(message));
+  return named.length ? ` [${named.map((key) => `${key}: ${showSource(sourceOf(loaded.sources, key), cwd)}`).join("; ")}]` : "";
+}
+
 /** Every problem with a resolved config that can be found without starting a worker (empty: go ahead). */
 export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opts: { writesResults?: boolean } = {}): string[] {
   const { config } = loaded;

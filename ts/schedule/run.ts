@@ -9,7 +9,7 @@ import { formatMetrics, type MetricsResult } from "../metrics/index.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
-import { PreflightError, preflightProblems } from "./preflight.js";
+import { configSourcesNote, PreflightError, preflightProblems } from "./preflight.js";
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
 import { RunResources } from "./resources.js";
 import { concatMetricsTables, metricsArrowTable, metricValues, publishOutputs } from "./results.js";
@@ -138,7 +138,14 @@ export async function runConfig(
   const t0 = Date.now();
   try {
     reporter.emit({ event: "run_start", run: config.name, config: path, stages: stages.map((s) => s.name) });
-    const outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+    let outputs: Map<string, StageOutput>;
+    try {
+      outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+    } catch (err) {
+      // a stage's error names a config key (`model.path '…': …`): say where its value was set
+      if (err instanceof Error) err.message += configSourcesNote(err.message, loaded, cwd);
+      throw err;
+    }
     const resultsDir = join(config.results_dir, config.name);
     publishOutputs(outputs, resultsDir);
     writeFileAtomic(join(resultsDir, "resolved.yaml"), `# resolved config of run ${config.name}; each value's source in its comment\n${configToYaml(loaded, { sources: true, cwd })}`);
