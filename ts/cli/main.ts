@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { userFailure, type CliCommand } from "./command.js";
+import type { CliCommand } from "./command.js";
 import { benchCommand } from "./commands/bench.js";
 import { configCommand } from "./commands/config.js";
 import { dataCommand } from "./commands/data.js";
@@ -11,9 +12,17 @@ import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { addItemsCommand } from "./commands/add-items.js";
 import { workerCommand } from "./commands/worker.js";
+import { EXIT, reportError } from "./errors.js";
 
-// The explicit list of verbs. Adding a verb = one import + one entry here.
+// The explicit list of verbs. Adding a verb = one import + one entry here. Verb modules import their
+// library code inside the handler, so `--help` and light verbs do not pay for zeromq, arrow or execa.
 const commands: CliCommand<any>[] = [benchCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand, workerCommand];
+
+/** package.json's version (this file is ts/cli/main.ts or its compiled dist/cli/main.js: both two levels down). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  return pkg.version ?? "unknown";
+}
 
 export function buildCli(argv: string[]) {
   let cli = yargs(argv)
@@ -24,13 +33,14 @@ export function buildCli(argv: string[]) {
     .recommendCommands()
     .help()
     .alias("h", "help")
-    .version(false)
+    .version(packageVersion())
+    .option("debug", { type: "boolean", default: false, global: true, describe: "show stack traces with errors" })
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;
       console.error(msg);
       console.error("Run `lo-exp --help` for usage.");
-      process.exit(2);
+      process.exit(EXIT.usage);
     });
   for (const c of commands) {
     cli = cli.command(c.command, c.describe, c.builder, c.handler);
@@ -42,12 +52,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli(hideBin(["node", "lo-exp", ...argv])).parseAsync();
   } catch (err) {
-    const failure = userFailure(err);
-    if (failure) {
-      console.error(`lo-exp: ${failure.message}`);
-      process.exitCode = failure.exitCode;
-      return;
-    }
-    throw err;
+    process.exitCode = reportError(err, argv.includes("--debug"));
   }
 }

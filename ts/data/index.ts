@@ -12,7 +12,7 @@ export type {
   DataWarning,
   WarningKind,
 } from "./microlens.js";
-export { officialSplit, writeSplit, splitDataset, readSplit, splitTables, userSequences, catalogueIndex, PROTOCOL } from "./split.js";
+export { officialSplit, checkUsersLeft, writeSplit, splitDataset, readSplit, splitTables, userSequences, catalogueIndex, PROTOCOL } from "./split.js";
 export type { OfficialSplit, SplitOptions, SplitCounts, SplitManifest, CatalogueItem, TrainRow, EvalRow } from "./split.js";
 export { datasetStats, statsRows, formatStats } from "./stats.js";
 export type { DatasetStats } from "./stats.js";

@@ -205,6 +205,11 @@ function readPairsCsv(path: string, policy: BadRowPolicy, dupPolicy: DuplicatePo
         bad(line, "bad_row", `non-numeric timestamp '${ts}'`);
         continue;
       }
+      if (Math.abs(Number(ts)) > Number.MAX_SAFE_INTEGER) {
+        // beyond 2^53 neighbouring timestamps become equal as numbers and the time order would change silently
+        bad(line, "bad_row", `timestamp '${ts}' out of range (|t| ≤ 2^53 - 1)`);
+        continue;
+      }
       const key = `${user}\u0000${item}\u0000${ts}`;
       const first = seen.get(key);
       if (first !== undefined && dupPolicy !== "keep") {
@@ -321,6 +326,10 @@ export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDat
 
   let interactions =
     files.pairsFormat === "csv" ? readPairsCsv(files.pairs, onBadRow, onDuplicate, log) : readPairsTsv(files.pairs, onBadRow, onDuplicate, log);
+  if (interactions.length === 0) {
+    const skipped = warningTotalOf(log.counts);
+    throw new DataError(`${files.pairs}: no interactions${skipped > 0 ? ` left (${skipped} bad row(s) skipped)` : " (the file has only its header)"}`);
+  }
   const titles = files.titles ? readTitles(files.titles, log) : new Map<string, string>();
 
   if (!files.videos && !needVideos) {
@@ -359,5 +368,9 @@ export function loadMicroLens(dir: string, opts: LoadOptions = {}): MicroLensDat
 
 /** Total number of warnings of a loaded dataset. */
 export function warningTotal(ds: Pick<MicroLensDataset, "warningCounts">): number {
-  return Object.values(ds.warningCounts).reduce((a, b) => a + b, 0);
+  return warningTotalOf(ds.warningCounts);
+}
+
+function warningTotalOf(counts: Readonly<Record<string, number>>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
 }

@@ -13,6 +13,7 @@ import { readIntColumn, readUtf8Column, readUtf8ListColumn, utf8ListVector, utf8
 import { writeFileAtomic } from "../util/fs.js";
 import { readArrowFile, writeArrowFile } from "./arrow-io.js";
 import { sortIds } from "./ids.js";
+import { DataError } from "./errors.js";
 import { loadMicroLens, type Interaction, type LoadOptions, type MicroLensDataset } from "./microlens.js";
 
 export interface SplitOptions {
@@ -220,6 +221,14 @@ export function writeSplit(outDir: string, split: OfficialSplit, source: Record<
   return written;
 }
 
+/** Throw a DataError naming the pairs file when the protocol keeps no user (nothing to train or rank). */
+export function checkUsersLeft(split: Pick<OfficialSplit, "counts" | "protocol">, pairsFile: string): void {
+  if (split.counts.usersKept > 0) return;
+  throw new DataError(
+    `${pairsFile}: no user left after the protocol: none of its ${split.counts.usersIn} user(s) has ≥ ${split.protocol.minInteractions} interactions`,
+  );
+}
+
 /** Load a MicroLens directory, apply the protocol and write the split: what `lo-exp data split` does. */
 export function splitDataset(
   dir: string,
@@ -229,6 +238,7 @@ export function splitDataset(
   const dataset = loadMicroLens(dir, opts);
   const lineSeqs = dataset.files.pairsFormat === "tsv";
   const split = officialSplit(dataset.interactions, { ...opts, titles: dataset.titles, videos: dataset.videos, lineSequences: lineSeqs });
+  checkUsersLeft(split, dataset.files.pairs);
   const written = writeSplit(outDir, split, {
     dir: dataset.dir,
     variant: dataset.variant,

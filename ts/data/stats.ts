@@ -1,6 +1,6 @@
 // `lo-exp data stats DIR`: the rows of the paper's Table 1 for a MicroLens-format directory.
 import { loadMicroLens, type LoadOptions, type WarningKind } from "./microlens.js";
-import { officialSplit, userSequences, type SplitOptions } from "./split.js";
+import { officialSplit, PROTOCOL, userSequences, type SplitOptions } from "./split.js";
 
 export interface DatasetStats {
   dir: string;
@@ -94,5 +94,6 @@ export function formatStats(s: DatasetStats): string {
   const out = [line(head[0]!, head[1]!), `|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 1)}:|`, ...rows.map(([a, b]) => line(a, b))];
   const warned = Object.entries(s.warnings).filter(([, n]) => n > 0);
   if (warned.length) out.push("", `warnings: ${warned.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  if (s.users > 0 && s.users === s.usersDropped) out.push("", `warning: ${s.pairsFile}: no user has ≥ ${PROTOCOL.minInteractions} interactions, so the protocol keeps none (data split and run will refuse it)`);
   return out.join("\n");
 }

@@ -5,7 +5,8 @@ import { loadConfig } from "../config/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
 import { ensureBackbonePath, runExtraction } from "./extract.js";
 import { runGraph, type StageOutput } from "./graph.js";
-import { checkBeforeRun, extractItems, pipelineStages } from "./pipeline.js";
+import { extractItems, pipelineStages } from "./pipeline.js";
+import { PreflightError, preflightProblems } from "./preflight.js";
 import { defaultLogMode, Reporter } from "./progress.js";
 import { RunResources } from "./resources.js";
 
@@ -66,8 +67,10 @@ export async function extractConfig(path: string, opts: ExtractConfigOptions = {
   const cwd = opts.cwd ?? process.cwd();
   const sets = [...(opts.sets ?? [])];
   if (opts.retryFailed) sets.push("extract.retry_failed=true"); // not part of the store key: same store, failed items re-attempted
-  const { config } = await loadConfig(path, { sets, cwd });
-  checkBeforeRun(config);
+  const loaded = await loadConfig(path, { sets, cwd });
+  const { config } = loaded;
+  const problems = preflightProblems(loaded, cwd, { writesResults: false });
+  if (problems.length) throw new PreflightError(problems);
   const reporter = opts.reporter ?? new Reporter({ mode: defaultLogMode(opts.json ?? false) });
   const resources = new RunResources(config.workers, reporter);
   const stages = pipelineStages().filter((s) => ["data", "split", "extract"].includes(s.name));

@@ -128,7 +128,8 @@ function datasetDir(out: { dir: string; meta: Record<string, unknown> }): string
 }
 
 /** The loader options a split uses; runs without video content need no videos (docs/data.md). */
-function splitOptions(config: ExperimentConfig): LoadOptions {
+/** How the split stage loads a MicroLens folder (also what the checks before a run load). */
+export function splitOptions(config: ExperimentConfig): LoadOptions {
   const src = dataSource(config);
   if (src.kind !== "microlens") return {}; // the synthetic set always has its videos
   const needVideos = usesContent(config);
@@ -158,7 +159,7 @@ const popRankStage: PipelineStage = {
   name: "pop-rank",
   after: ["split"],
   version: 1,
-  skip: (c) => (isPopularity(c) ? undefined : "only for ranking: popularity"),
+  skip: (c) => (isPopularity(c) ? undefined : "this stage ranks by popularity (the Pop baseline, `ranking: popularity`); this config ranks with its trained model"),
   keyParts: () => ({ ranking: "popularity" }),
   async run(ctx) {
     const { rows } = popularityRanks(ctx.inputs.split!.dir, { out: join(ctx.dir, "ranks.arrow") });

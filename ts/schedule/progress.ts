@@ -13,7 +13,7 @@ export type RunEvent =
   | { event: "stage_failed"; stage: string; key: string; error: string }
   | { event: "stage_interrupted"; stage: string; key: string; dir: string }
   | { event: "log"; stage?: string; message: string }
-  | { event: "run_done"; run: string; seconds: number; results: string };
+  | { event: "run_done"; run: string; seconds: number; results: string; failed_items?: number; failed_list?: string | null };
 
 export interface ProgressUpdate {
   done: number;
@@ -160,7 +160,9 @@ export class Reporter {
       case "log":
         return ev.stage ? `[${ev.stage}] ${ev.message}` : ev.message;
       case "run_done":
-        return `run ${ev.run} finished in ${formatDuration(ev.seconds)}; results in ${ev.results}`;
+        return `run ${ev.run} finished in ${formatDuration(ev.seconds)}; results in ${ev.results}${
+          ev.failed_items ? `; ${ev.failed_items} video(s) failed extraction, listed in ${ev.failed_list ?? "the TokenStore manifest"}` : ""
+        }`;
       default:
         return undefined;
     }

@@ -1,7 +1,7 @@
 // `lo-exp run CONFIG|EXPERIMENT`: run one config's stage graph, or every row of an experiment
 // table with one shared cache and worker pool, then publish results/<name>/.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { writeArrowFile } from "../data/index.js";
@@ -9,7 +9,8 @@ import { DataError } from "../data/errors.js";
 import { formatMetrics, type MetricsResult } from "../metrics/index.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { runGraph, type StageOutput } from "./graph.js";
-import { checkBeforeRun, pipelineStages } from "./pipeline.js";
+import { pipelineStages } from "./pipeline.js";
+import { configSourcesNote, PreflightError, preflightProblems } from "./preflight.js";
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
 import { RunResources } from "./resources.js";
 import { concatMetricsTables, metricsArrowTable, metricValues, publishOutputs } from "./results.js";
@@ -30,6 +31,30 @@ export interface RunOptions {
   print?: (text: string) => void;
   /** the command line, recorded in results/<name>/command.txt */
   commandLine?: readonly string[];
+  /** --strict: any failed item fails the run (also the config key `strict`) */
+  strict?: boolean;
+}
+
+/** Items a run could not use (undecodable or missing videos), and where they are listed. */
+export interface FailedItems {
+  count: number;
+  /** of this many catalogue items */
+  of: number;
+  /** results/<name>/failed_items.tsv (item, reason), or null when none failed */
+  list: string | null;
+}
+
+/** `strict` and some items failed: the results are written, the exit code says the run is not clean. */
+export class FailedItemsError extends Error {
+  readonly exitCode = 3;
+  constructor(readonly failures: readonly { run: string; failed: FailedItems }[]) {
+    super(
+      failures
+        .map(({ run, failed }) => `${run}: ${failed.count} of ${failed.of} videos failed extraction (strict; listed in ${failed.list ?? "the TokenStore manifest"})`)
+        .join("\n"),
+    );
+    this.name = "FailedItemsError";
+  }
 }
 
 export interface ConfigRunResult {
@@ -40,6 +65,7 @@ export interface ConfigRunResult {
   outputs: Map<string, StageOutput>;
   metrics: MetricsResult;
   values: MetricValue[];
+  failed: FailedItems;
 }
 
 export interface TableRunResult {
@@ -57,6 +83,32 @@ function makeReporter(opts: RunOptions): Reporter {
   return opts.reporter ?? new Reporter({ mode: opts.mode ?? defaultLogMode(opts.json ?? false) });
 }
 
+/**
+ * The extract stage's failed items, written to `<resultsDir>/failed_items.tsv` (item, reason) so the
+ * final summary can point at them; an older list is removed when nothing failed.
+ */
+function publishFailedItems(outputs: ReadonlyMap<string, StageOutput>, resultsDir: string): FailedItems {
+  const file = join(resultsDir, "failed_items.tsv");
+  const ex = outputs.get("extract");
+  const manifest = ex ? join(ex.dir, String(ex.meta.store ?? "store"), "manifest.json") : null;
+  const failed =
+    manifest && existsSync(manifest) ? ((JSON.parse(readFileSync(manifest, "utf8")) as { failed?: { item: string; reason: string }[] }).failed ?? []) : [];
+  const of = Number(ex?.meta.items ?? 0);
+  if (failed.length === 0) {
+    rmSync(file, { force: true });
+    return { count: 0, of, list: null };
+  }
+  const oneLine = (s: string) => s.replace(/[\t\r\n]+/g, " ");
+  writeFileAtomic(file, `item\treason\n${failed.map((f) => `${oneLine(f.item)}\t${oneLine(f.reason)}\n`).join("")}`);
+  return { count: failed.length, of, list: file };
+}
+
+function failedSummary(failed: FailedItems, cwd: string): string {
+  if (failed.count === 0) return "";
+  const list = failed.list ? relative(cwd, failed.list) || failed.list : "";
+  return `\n${failed.count} of ${failed.of} videos failed extraction and have no content tokens; list: ${list}\n`;
+}
+
 function printer(opts: RunOptions, reporter: Reporter): (text: string) => void {
   if (opts.print) return opts.print;
   return reporter.mode === "json" ? () => {} : (t) => process.stdout.write(t);
@@ -71,7 +123,11 @@ export async function runConfig(
   const cwd = opts.cwd ?? process.cwd();
   const loaded = await loadConfig(path, { sets: opts.sets ?? [], cwd });
   const { config } = loaded;
-  checkBeforeRun(config); // data the config names but lacks (side channels) stops the run before work starts
+  if (!shared) {
+    // an experiment table checks all its rows before the first one starts
+    const problems = preflightProblems(loaded, cwd);
+    if (problems.length) throw new PreflightError(problems);
+  }
   const reporter = shared?.reporter ?? makeReporter(opts);
   const resources = shared?.resources ?? new RunResources(config.workers, reporter);
   if (shared) await resources.configure(config.workers);
@@ -83,7 +139,14 @@ export async function runConfig(
   const t0 = Date.now();
   try {
     reporter.emit({ event: "run_start", run: config.name, config: path, stages: stages.map((s) => s.name) });
-    const outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+    let outputs: Map<string, StageOutput>;
+    try {
+      outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+    } catch (err) {
+      // a stage's error names a config key (`model.path '…': …`): say where its value was set
+      if (err instanceof Error) err.message += configSourcesNote(err.message, loaded, cwd);
+      throw err;
+    }
     const resultsDir = join(config.results_dir, config.name);
     publishOutputs(outputs, resultsDir);
     writeFileAtomic(join(resultsDir, "resolved.yaml"), `# resolved config of run ${config.name}; each value's source in its comment\n${configToYaml(loaded, { sources: true, cwd })}`);
@@ -98,10 +161,21 @@ export async function runConfig(
     const metrics = JSON.parse(readFileSync(join(metricsOut.dir, "metrics.json"), "utf8")) as MetricsResult;
     const values = metricValues(metrics);
     const table = `# ${config.name}\n\nconfig: \`${loaded.file}\`\n\n${formatMetrics(metrics)}\n`;
-    writeFileAtomic(join(resultsDir, "table.md"), table);
-    reporter.emit({ event: "run_done", run: config.name, seconds: (Date.now() - t0) / 1000, results: resultsDir });
-    if (!shared) printer(opts, reporter)(`\n${formatMetrics(metrics)}\n`);
-    return { name: config.name, config, loaded, resultsDir, outputs, metrics, values };
+    const failed = publishFailedItems(outputs, resultsDir);
+    writeFileAtomic(join(resultsDir, "table.md"), `${table}${failedSummary(failed, resultsDir)}`);
+    reporter.emit({
+      event: "run_done",
+      run: config.name,
+      seconds: (Date.now() - t0) / 1000,
+      results: resultsDir,
+      failed_items: failed.count,
+      failed_list: failed.list,
+    });
+    if (!shared) {
+      printer(opts, reporter)(`\n${formatMetrics(metrics)}\n${failedSummary(failed, cwd)}`);
+      if (failed.count > 0 && (opts.strict || config.strict)) throw new FailedItemsError([{ run: config.name, failed }]);
+    }
+    return { name: config.name, config, loaded, resultsDir, outputs, metrics, values, failed };
   } finally {
     signal.removeEventListener("abort", onAbort);
     if (!shared) await resources.close();
@@ -120,8 +194,9 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
   let firstWorkers: ExperimentConfig["workers"] | undefined;
   for (const [i, row] of spec.rows.entries()) {
     try {
-      const { config } = await loadConfig(row.config, { sets, cwd });
-      checkBeforeRun(config);
+      const loaded = await loadConfig(row.config, { sets, cwd });
+      const { config } = loaded;
+      for (const p of preflightProblems(loaded, cwd)) if (!problems.includes(p)) problems.push(p);
       firstWorkers ??= config.workers;
       const other = names.get(config.name);
       if (other !== undefined) problems.push(`${spec.file}: rows.${i} (${row.label}) has the run name "${config.name}" of "${other}"; results would overwrite each other`);
@@ -132,7 +207,7 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
       else throw err;
     }
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new PreflightError(problems);
   const rows: ConfigRunResult[] = [];
   // workers come from the first row's config; rows with other settings restart the pool
   const resources = new RunResources(firstWorkers!, reporter);
@@ -153,7 +228,9 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
   mkdirSync(resultsDir, { recursive: true });
   writeArrowFile(join(resultsDir, "metrics.arrow"), concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, r.name))));
   writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
-  printer(opts, reporter)(`\n${tableMarkdown}\n`);
+  printer(opts, reporter)(`\n${tableMarkdown}\n${rows.map((r) => failedSummary(r.failed, cwd).replace(/^\n/, `\n${r.name}: `)).join("")}`);
+  const strictFailures = rows.filter((r) => r.failed.count > 0 && (opts.strict || r.config.strict)).map((r) => ({ run: r.name, failed: r.failed }));
+  if (strictFailures.length) throw new FailedItemsError(strictFailures);
   return { name: spec.name, resultsDir, rows, tableMarkdown };
 }
 

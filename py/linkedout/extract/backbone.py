@@ -8,6 +8,7 @@ callers run it under ``torch.inference_mode()``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,44 @@ from typing import Any
 import torch
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+LLAVA_ONEVISION_ARCHITECTURE = "LlavaOnevisionForConditionalGeneration"
+"""The ``architectures`` entry of a LLaVA-OneVision config.json (ts/schedule/preflight.ts checks the same)."""
+
+WEIGHT_FILES = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin")
+
+
+class ModelFolderError(ValueError):
+    """A local model folder that is not a loadable LLaVA-OneVision checkpoint; the message names the file."""
+
+
+def check_model_dir(path: str | Path) -> None:
+    """Fail fast on a folder ``from_pretrained`` would mis-load.
+
+    Without this, a folder lacking config.json (or naming another architecture) makes transformers build
+    the *default* LlavaOnevisionConfig -- a 7B Qwen2 + SigLIP -- and randomly initialise all of it on
+    CPU: minutes of work and tens of GB, during which the worker misses its heartbeats and looks hung.
+    """
+    d = Path(path)
+    config_file = d / "config.json"
+    if not config_file.is_file():
+        raise ModelFolderError(f"{config_file}: missing (a LLaVA-OneVision checkpoint folder has config.json, "
+                               "tokenizer files and *.safetensors weights)")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelFolderError(f"{config_file}: not readable JSON ({e})") from e
+    archs = config.get("architectures") if isinstance(config, dict) else None
+    archs = [str(a) for a in archs] if isinstance(archs, list) else []
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if (LLAVA_ONEVISION_ARCHITECTURE not in archs) if archs else (model_type != "llava_onevision"):
+        found = f"architectures {archs}" if archs else f"model_type {model_type!r} and no architectures"
+        raise ModelFolderError(f"{config_file}: {found} is not a LLaVA-OneVision video model "
+                               f"(expected {LLAVA_ONEVISION_ARCHITECTURE!r})")
+    if not any((d / f).is_file() for f in WEIGHT_FILES):
+        raise ModelFolderError(f"{d}: no weight files (expected one of {', '.join(WEIGHT_FILES)})")
+    if not any((d / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "vocab.json")):
+        raise ModelFolderError(f"{d}: no tokenizer files (expected tokenizer.json, tokenizer.model or vocab.json)")
 
 
 @dataclass
@@ -53,6 +92,7 @@ def load_backbone(path: str, dtype: str = "auto", device: str | torch.device = "
     """Load model + processor with ``from_pretrained``; frozen, eval mode, on ``device``."""
     dev = torch.device(device)
     if Path(path).is_dir():
+        check_model_dir(path)
         os.environ["HF_HUB_OFFLINE"] = "1"
     elif not Path(path).exists() and ("/" not in path or path.startswith((".", "/"))):
         raise FileNotFoundError(f"model.path: {path!r} is neither a directory nor a hub id")

@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { addItems } from "../../serve/add-items.js";
 
 interface AddItemsArgs {
   runDir: string;
@@ -15,11 +14,12 @@ export const addItemsCommand: CliCommand<AddItemsArgs> = {
   describe: "Extract and embed new videos with a trained run's model and add them to its EmbeddingStore (no retraining)",
   builder: (y: Argv) =>
     y
-      .positional("run-dir", { type: "string", describe: "trained run directory (best.pt, embeddings/)", demandOption: true })
+      .positional("run-dir", { type: "string", describe: "a trained run's results folder (results/<name>/) or a folder holding embeddings/store.json, as for `lo-exp serve`", demandOption: true })
       .positional("videos", { type: "string", array: true, describe: "video files: PATH (item id = file name) or ITEM=PATH", demandOption: true })
       .option("titles", { type: "string", describe: "CSV item,title for the new items (the title side channel of the prompts)" })
       .option("threads", { type: "number", default: 1, describe: "torch threads of the worker" }) as unknown as Argv<AddItemsArgs>,
   handler: async (args) => {
+    const { addItems } = await import("../../serve/add-items.js");
     const r = await addItems({
       runDir: args.runDir,
       videos: args.videos,

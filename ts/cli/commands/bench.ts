@@ -2,12 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { formatBenchReport, type BenchReport } from "../../bench/report.js";
-import { runTransportBench } from "../../bench/transport.js";
-import { runTrainBench } from "../../bench/train.js";
-import { runServeBench } from "../../bench/serve.js";
-import { runExtractBench } from "../../bench/extract.js";
-import { runDataBenchEntry } from "../../bench/data.js";
+import type { BenchReport } from "../../bench/report.js";
 
 interface BenchRunOptions {
   quick: boolean;
@@ -24,12 +19,25 @@ interface BenchEntry {
 const BENCHES: Record<string, BenchEntry> = {
   transport: {
     describe: "ZeroMQ+Arrow round trip at 1/16/128 MB vs memcpy, small-message p50/p99, pythonia at 16 MB",
-    run: (o) => runTransportBench({ log: o.log, ...(o.quick ? { sizesMb: [1, 16], repeats: 3, smallCalls: 200 } : {}) }),
+    run: async (o) =>
+      (await import("../../bench/transport.js")).runTransportBench({ log: o.log, ...(o.quick ? { sizesMb: [1, 16], repeats: 3, smallCalls: 200 } : {}) }),
   },
-  train: { describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU", run: (o) => runTrainBench(o) },
-  extract: { describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights", run: (o) => runExtractBench(o) },
-  serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
-  data: { describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s", run: (o) => runDataBenchEntry(o) },
+  train: {
+    describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU",
+    run: async (o) => (await import("../../bench/train.js")).runTrainBench(o),
+  },
+  extract: {
+    describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights",
+    run: async (o) => (await import("../../bench/extract.js")).runExtractBench(o),
+  },
+  serve: {
+    describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test",
+    run: async (o) => (await import("../../bench/serve.js")).runServeBench(o),
+  },
+  data: {
+    describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s",
+    run: async (o) => (await import("../../bench/data.js")).runDataBenchEntry(o),
+  },
 };
 
 interface BenchArgs {
@@ -55,6 +63,7 @@ export const benchCommand: CliCommand<BenchArgs> = {
     const entry = BENCHES[args.what];
     if (!entry) throw new CliError(`bench: unknown benchmark '${args.what}' (have: ${Object.keys(BENCHES).join(", ")})`);
     const report = await entry.run({ quick: args.quick, gpu: args.gpu, log: (line) => process.stderr.write(`${line}\n`) });
+    const { formatBenchReport } = await import("../../bench/report.js");
     const out = args.out ?? path.join("results", "bench", `${args.what}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(`${out}.tmp`, JSON.stringify(report.json, null, 2) + "\n");

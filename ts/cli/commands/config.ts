@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import type { CliCommand } from "../command.js";
-import { showConfig } from "../../config/show.js";
 
 interface ConfigArgs {
   action: string;
@@ -22,6 +21,7 @@ export const configCommand: CliCommand<ConfigArgs> = {
       .option("sources", { type: "boolean", default: false, describe: "annotate every value with where it came from" })
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of YAML" }) as unknown as Argv<ConfigArgs>,
   handler: async (args) => {
+    const { showConfig } = await import("../../config/show.js");
     process.stdout.write(await showConfig(args.config, { sets: args.set, sources: args.sources, json: args.json }));
   },
 };

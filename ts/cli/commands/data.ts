@@ -1,19 +1,8 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import {
-  datasetStats,
-  formatStats,
-  splitDataset,
-  synthesizeDataset,
-  SYNTH_PRESETS,
-  warningTotal,
-  type BadRowPolicy,
-  type DuplicatePolicy,
-  type MissingVideoPolicy,
-  type SynthPreset,
-  type VideoCodec,
-} from "../../data/index.js";
-import { WorkerPool } from "../../worker/index.js";
+import type { BadRowPolicy, DuplicatePolicy, MissingVideoPolicy, SynthPreset, VideoCodec } from "../../data/index.js";
+// synth.ts is light (no arrow); the rest is imported by the handler
+import { SYNTH_PRESETS } from "../../data/synth.js";
 
 interface DataArgs {
   action: "synth" | "stats" | "split";
@@ -74,7 +63,9 @@ export const dataCommand: CliCommand<DataArgs> = {
       .option("videos", { type: "boolean", default: true, describe: "synth: render videos (--no-videos writes only the CSVs)" })
       .option("workers", { type: "number", default: 1, describe: "synth: Python workers rendering videos in parallel" }) as unknown as Argv<DataArgs>,
   handler: async (args) => {
+    const { datasetStats, formatStats, splitDataset, synthesizeDataset, warningTotal } = await import("../../data/index.js");
     if (args.action === "synth") {
+      const { WorkerPool } = await import("../../worker/index.js");
       if (!args.out) throw new CliError("data synth: --out DIR is required");
       const pool = args.videos ? await WorkerPool.start({ count: Math.max(1, args.workers), device: "cpu", threads: 1 }) : null;
       try {

@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { formatDoctor, runDoctor } from "../../worker/doctor.js";
 
 interface DoctorArgs {
   json: boolean;
@@ -16,6 +15,7 @@ export const doctorCommand: CliCommand<DoctorArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print the checks as JSON" })
       .option("device", { type: "string", default: "cpu", describe: "device for the test worker (cpu or cuda:N)" }) as unknown as Argv<DoctorArgs>,
   handler: async (args) => {
+    const { formatDoctor, runDoctor } = await import("../../worker/doctor.js");
     const report = await runDoctor({ device: args.device });
     process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : formatDoctor(report));
     if (!report.ok) throw new CliError("doctor: some checks failed", 1);

@@ -1,7 +1,5 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { extractConfig } from "../../schedule/extract-config.js";
-import { StageError } from "../../schedule/graph.js";
 
 interface ExtractArgs {
   config: string;
@@ -23,6 +21,8 @@ export const extractCommand: CliCommand<ExtractArgs> = {
       .option("retry-failed", { type: "boolean", default: false, describe: "re-attempt the items recorded as failed (bad videos)" })
       .option("json", { type: "boolean", default: false, describe: "NDJSON progress events on stdout" }) as unknown as Argv<ExtractArgs>,
   handler: async (args) => {
+    const { extractConfig } = await import("../../schedule/extract-config.js");
+    const { StageError } = await import("../../schedule/graph.js");
     const ac = new AbortController();
     const onSigint = () => {
       process.stderr.write("\ninterrupted: stopping workers; rerun the same command to resume\n");

@@ -1,7 +1,5 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { buildTinyModel } from "../../schedule/extract-config.js";
-import { WorkerError } from "../../worker/index.js";
 
 interface ModelArgs {
   action: string;
@@ -27,6 +25,8 @@ export const modelCommand: CliCommand<ModelArgs> = {
       .option("seed", { type: "number", default: 0, describe: "seed of the random weights" })
       .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" }) as unknown as Argv<ModelArgs>,
   handler: async (args) => {
+    const { buildTinyModel } = await import("../../schedule/extract-config.js");
+    const { WorkerError } = await import("../../worker/index.js");
     try {
       const s = await buildTinyModel(args.out, { hidden: args.hidden, layers: args.layers, image_size: args.imageSize, seed: args.seed });
       process.stdout.write(

@@ -1,6 +1,5 @@
 import type { Argv } from "yargs";
 import type { CliCommand } from "../command.js";
-import { startRankingService } from "../../serve/index.js";
 
 interface ServeArgs {
   runDir: string;
@@ -15,11 +14,17 @@ export const serveCommand: CliCommand<ServeArgs> = {
   describe: "Serve top-K recommendations of a trained run over HTTP on 127.0.0.1 (POST /recommend, GET /health)",
   builder: (y: Argv) =>
     y
-      .positional("run-dir", { type: "string", describe: "run directory with best.pt and embeddings/ (the embed stage's output)", demandOption: true })
+      .positional("run-dir", {
+        type: "string",
+        describe:
+          "a trained run's results folder (results/<name>/ from `lo-exp run`: its stages.json points at the embed stage's EmbeddingStore in the cache, which must still be there), or a folder holding embeddings/store.json",
+        demandOption: true,
+      })
       .option("port", { type: "number", describe: "TCP port on 127.0.0.1 (default serve.port of the run's config, 8321; 0 = any free port)" })
       .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
       .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
+    const { startRankingService } = await import("../../serve/index.js");
     const overrides = {
       ...(args.port !== undefined ? { port: args.port } : {}),
       ...(args.maxK !== undefined ? { max_k: args.maxK } : {}),

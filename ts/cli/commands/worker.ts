@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
-import { generateKeys, serveWorker, WorkerError, type KeyRole } from "../../worker/index.js";
+import type { KeyRole } from "../../worker/index.js";
 
 interface WorkerArgs {
   bind?: string;
@@ -23,7 +23,8 @@ const keygenCommand = {
       .option("out", { type: "string", demandOption: true, describe: "directory to write the key files into (created 0700; existing keys are never overwritten)" })
       .option("role", { choices: ["server", "client"] as const, default: "server" as KeyRole, describe: "server: for `lo-exp worker --keys`; client: for workers.remote[].client_keys" }) as unknown as Argv<KeygenArgs>,
   handler: async (args: KeygenArgs) => {
-    const r = cliErrors(() => generateKeys({ out: args.out, role: args.role }));
+    const { generateKeys, WorkerError } = await import("../../worker/index.js");
+    const r = cliErrors(() => generateKeys({ out: args.out, role: args.role }), WorkerError);
     console.log(`lo-exp worker keygen: ${r.role} public key ${r.publicKey}`);
     console.log(`  public: ${r.publicFile}\n  secret: ${r.secretFile} (0600, keep it on this host)`);
     if (r.role === "server") console.log(`  copy each client's client.key into ${r.clientsDir}/; give ${r.publicFile} to the clients`);
@@ -31,11 +32,11 @@ const keygenCommand = {
   },
 };
 
-function cliErrors<T>(f: () => T): T {
+function cliErrors<T>(f: () => T, workerError: abstract new (...args: never[]) => Error): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof WorkerError) throw new CliError(err.message);
+    if (err instanceof workerError) throw new CliError(err.message);
     throw err;
   }
 }
@@ -57,6 +58,7 @@ export const workerCommand: CliCommand<WorkerArgs> = {
       .option("heartbeat-s", { type: "number", default: 1, describe: "seconds between heartbeats to connected clients" }) as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     if (!args.bind) throw new CliError("worker: --bind tcp://HOST:PORT is required (or use `lo-exp worker keygen`)");
+    const { serveWorker, WorkerError } = await import("../../worker/index.js");
     let served;
     let ready = false; // before it is ready, the worker's last line is in the error
     try {

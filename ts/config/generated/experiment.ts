@@ -27,6 +27,10 @@ export interface ExperimentConfig {
    */
   results_dir: string;
   /**
+   * Treat any failed item (e.g. an undecodable video) as a failed run: `lo-exp run` still writes the results, then exits non-zero (code 3). `--strict` on the command line sets it. Not part of any stage's key.
+   */
+  strict: boolean;
+  /**
    * How held-out targets are ranked: `model` trains the recommender (extract → train), `popularity` ranks every item by its training-interaction count with no training and no content (the Pop baseline).
    */
   ranking: "model" | "popularity";
