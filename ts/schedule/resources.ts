@@ -4,6 +4,18 @@ import type { WorkersConfig } from "../config/index.js";
 import { canonicalJson } from "../util/fs.js";
 import type { Reporter } from "./progress.js";
 
+/**
+ * The workers.* liveness and retry keys (schemas/config/workers.schema.json, which holds their
+ * defaults). Read beside WorkersConfig until the generated config types carry them.
+ */
+interface WorkerFaultSettings {
+  heartbeat_s: number;
+  heartbeat_timeout_s: number;
+  hang_grace_s: number;
+  max_attempts: number;
+}
+type ResolvedWorkers = WorkersConfig & Partial<WorkerFaultSettings>;
+
 export class RunResources {
   private poolPromise: Promise<WorkerPool> | undefined;
   private poolKey = "";
@@ -31,9 +43,19 @@ export class RunResources {
       this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each${remote.length ? `; connecting remote workers ${remote.join(", ")}` : ""}`);
       this.poolKey = key;
       const connect = w.remote.map((r) => ({ endpoint: r.endpoint, serverPublicKey: r.server_public_key, clientKeys: r.client_keys }));
+      const f: ResolvedWorkers = w;
+      const common = {
+        threads: w.threads,
+        remote: connect,
+        heartbeatS: f.heartbeat_s,
+        heartbeatTimeoutS: f.heartbeat_timeout_s,
+        hangGraceS: f.hang_grace_s,
+        maxAttempts: f.max_attempts,
+        onLog: (message: string) => this.reporter.log(message),
+      };
       this.poolPromise = w.devices.length
-        ? WorkerPool.start({ devices: w.devices, threads: w.threads, remote: connect })
-        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads, remote: connect });
+        ? WorkerPool.start({ ...common, devices: w.devices })
+        : WorkerPool.start({ ...common, count: w.count, device: "cpu" });
       // a failed start must not be cached
       this.poolPromise.catch(() => {
         this.poolPromise = undefined;
