@@ -255,10 +255,11 @@ export class WorkerClient {
       graceMs: s.graceMs,
       tickMs: s.tickMs,
       onWarn: (silent) => {
-        if (s.graceMs > 0) s.onWarning?.(`${this.who} is alive but sent no heartbeat for ${secs(silent)}; declared hung if still silent after another ${secs(s.graceMs)} (workers.hang_grace_s)`);
+        if (s.graceMs > 0 && !this.closing) s.onWarning?.(`${this.who} is alive but sent no heartbeat for ${secs(silent)}; declared hung if still silent after another ${secs(s.graceMs)} (workers.hang_grace_s)`);
       },
       onRecover: (silent) => s.onWarning?.(`${this.who} is heard from again after ${secs(silent)} of silence`),
-      onStall: (gap) => s.onWarning?.(`this process was not running for ${secs(gap)} (host stall?); ${this.who}'s silence during it is not counted`),
+      // a gap worth telling (short ones are ordinary event-loop lag on a busy host; not counted either way)
+      onStall: (gap) => gap > s.timeoutMs && s.onWarning?.(`this process was not running for ${secs(gap)} (host stall?); ${this.who}'s silence during it is not counted`),
       onHung: () => {
         const total = secs(s.timeoutMs + s.graceMs);
         if (this.wp) {

@@ -112,9 +112,10 @@ export class WorkerPool {
         this.replaceInBackground(w);
         if (attempt >= attempts) {
           if (attempts === 1) throw err;
-          throw new WorkerError("WorkerDead", `op ${op}: failed ${attempts} times, its worker died each time (last: ${firstLine(err.message).replace(/^op \S+: /, "")})`, op);
+          throw new WorkerError("WorkerDead", `op ${op}: failed ${attempts} times, its worker died each time (last: ${firstLine(err.message).replace(/^op \S+: /, "").replace(/ while the request was pending$/, "")})`, op);
         }
-        log(`op ${op}: ${firstLine(err.message).replace(/^op \S+: /, "")}; attempt ${attempt + 1}/${attempts} on another worker${retryNote ? `, ${retryNote}` : ""}`);
+        const why = firstLine(err.message).replace(/^op \S+: /, "").replace(/ while the request was pending$/, "");
+        log(`op ${op}: ${why}; attempt ${attempt + 1}/${attempts} on another worker${retryNote ? `, ${retryNote}` : ""}`);
       }
     }
   }
@@ -179,7 +180,8 @@ export class WorkerPool {
             throw new WorkerError("WorkerDead", "the worker pool was closed while a replacement started");
           }
           slot.worker = w;
-          this.onLog(`replaced ${dead.who} (${firstLine(dead.failure ?? "dead")}) with worker pid ${w.pid}`);
+          const why = firstLine(dead.failure ?? "dead").replace(`${dead.who} `, "");
+          this.onLog(`replaced ${dead.who} (${why}) with worker pid ${w.pid}`);
           return w;
         })
         .catch((err: unknown) => {
