@@ -14,8 +14,8 @@ torch.set_num_threads(1)
 from linkedout.train.synthetic import write_synthetic_split, write_synthetic_store
 from linkedout.train.spec import TrainSpec
 from linkedout.train.loop import train
-from linkedout.store.serving_ops import embed
-from linkedout.worker.op import OpContext
+from linkedout.serve.ops import embed
+from linkedout.protocol.op import OpContext
 root = Path(sys.argv[1])
 write_synthetic_split(root / "split", 80, 40, seed=0)
 write_synthetic_store(root / "tokens", 40)

@@ -20,7 +20,7 @@ function ourWorkers(): number[] {
 
 describe("WorkerPool", function () {
   this.timeout(120_000);
-  it("runs two workers at once and spreads calls over them", async () => {
+  it("runs two workers at once, spreads calls over them, and keeps calls where they may run", async () => {
     const pool = await WorkerPool.start({ count: 2, device: "cpu", threads: 1 });
     try {
       expect(pool.size).to.equal(2);
@@ -31,6 +31,11 @@ describe("WorkerPool", function () {
       expect(rs.map((r) => r.result.value)).to.deep.equal([1, 2, 3, 4]);
       const pids = await Promise.all(pool.workers.map((w) => w.call("hello", { protocol: 1 })));
       expect(pids.map((r) => r.result.pid)).to.deep.equal(pool.workers.map((w) => w.pid));
+      // where a call may run: local / a device kind; one the pool lacks is refused
+      expect((await pool.call("echo", { value: 5 }, { where: "local" })).result.value).to.equal(5);
+      expect((await pool.call("echo", { value: 6 }, { where: { device: "cpu" } })).result.value).to.equal(6);
+      const e = await rejection(pool.call("echo", { value: 7 }, { where: { device: "cuda" } }));
+      expect(e.message).to.equal("op echo: no live cuda worker in the pool");
     } finally {
       await pool.close();
     }
@@ -62,17 +67,6 @@ describe("WorkerPool", function () {
       expect(pool.workers.map((w) => w.pid)).to.not.include(victim.pid);
       expect(pool.workers.map((w) => w.pid)).to.not.include(busy.pid);
       expect(lines.filter((l) => /^replaced worker pid \d+ on cpu \(was killed by SIGKILL\) with worker pid \d+$/.test(l))).to.have.length(2);
-    } finally {
-      await pool.close();
-    }
-  });
-
-  it("says where a call may run: a device kind the pool lacks is refused", async () => {
-    const pool = await WorkerPool.start({ count: 1, device: "cpu" });
-    try {
-      expect((await pool.call("echo", { value: 1 }, { where: { device: "cpu" } })).result.value).to.equal(1);
-      const e = await rejection(pool.call("echo", { value: 1 }, { where: { device: "cuda" } }));
-      expect(e.message).to.equal("op echo: no live cuda worker in the pool");
     } finally {
       await pool.close();
     }
