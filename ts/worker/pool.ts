@@ -171,6 +171,7 @@ export class WorkerPool {
 
   private replace(slot: PoolSlot): Promise<WorkerClient> {
     if (slot.worker.alive) return Promise.resolve(slot.worker);
+    if (this.closed) return Promise.reject(new WorkerError("WorkerDead", `${slot.worker.who}: ${slot.worker.failure ?? "dead"}; the worker pool is closed, no replacement`));
     if (!slot.replacing) {
       const dead = slot.worker;
       slot.replacing = startLocal(slot.device!, this.startOpts, this.maxAttempts, this.onLog)
