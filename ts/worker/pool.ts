@@ -110,11 +110,11 @@ export class WorkerPool {
         // only a death is retried: an op's own error would happen again
         if (!(err instanceof WorkerError && err.type === "WorkerDead") || w.alive) throw err;
         this.replaceInBackground(w);
+        const why = firstLine(err.message).replace(/^op \S+: /, "").replace(/ while the request was pending$/, "");
         if (attempt >= attempts) {
           if (attempts === 1) throw err;
-          throw new WorkerError("WorkerDead", `op ${op}: failed ${attempts} times, its worker died each time (last: ${firstLine(err.message).replace(/^op \S+: /, "").replace(/ while the request was pending$/, "")})`, op);
+          throw new WorkerError("WorkerDead", `op ${op}: failed ${attempts} times, its worker died each time (last: ${why})`, op);
         }
-        const why = firstLine(err.message).replace(/^op \S+: /, "").replace(/ while the request was pending$/, "");
         log(`op ${op}: ${why}; attempt ${attempt + 1}/${attempts} on another worker${retryNote ? `, ${retryNote}` : ""}`);
       }
     }
