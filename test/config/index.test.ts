@@ -81,7 +81,7 @@ describe("config loader (ts/config)", () => {
     });
     const c = loaded.config;
     expect(c.name).to.equal("123"); // a string key keeps the text
-    expect(c.workers).to.deep.equal({ count: 3, devices: [], threads: 2, remote: [] });
+    expect(c.workers).to.deep.equal({ count: 3, devices: [], threads: 2, heartbeat_s: 1, heartbeat_timeout_s: 20, hang_grace_s: 60, max_attempts: 3, remote: [] });
     expect(c.dataset).to.deep.include({ t_source: "synthetic", t_limit: 5 });
     // relative to base/base.yaml, the file that set it — not to the child or the cwd
     expect(keysOf(c.dataset).t_dir).to.equal(join(root, "data", "ml"));

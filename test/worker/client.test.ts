@@ -190,8 +190,9 @@ describe("WorkerClient failure detection", function () {
     expect(await w2.exited).to.deep.equal({ code: 0, signal: null });
   });
 
-  it("fails pending calls when heartbeats stop (worker frozen with SIGSTOP); tcp://127.0.0.1 works too", async () => {
-    const w = await startWorker({ device: "cpu", threads: 1, heartbeatS: 0.2, heartbeatTimeoutS: 1, endpoint: "tcp://127.0.0.1:0" });
+  it("warns about a silent worker (frozen with SIGSTOP), then declares it hung after the grace; tcp://127.0.0.1 works too", async () => {
+    const warnings: string[] = [];
+    const w = await startWorker({ device: "cpu", threads: 1, heartbeatS: 0.2, heartbeatTimeoutS: 1, hangGraceS: 1, endpoint: "tcp://127.0.0.1:0", onWarning: (m) => warnings.push(m) });
     expect(w.endpoint).to.match(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/); // the port the worker bound
     expect(w.shmDir).to.equal(null); // shm frames only over ipc:// (same host by construction)
     expect((await w.call("echo", { value: "tcp" })).result.value).to.equal("tcp");
@@ -200,8 +201,9 @@ describe("WorkerClient failure detection", function () {
     process.kill(w.pid, "SIGSTOP");
     const e = await rejection(pending);
     expect(e.type).to.equal("WorkerDead");
-    expect(e.message).to.match(/op echo: worker pid \d+ on cpu sent no heartbeat for 1\.0 s/);
-    await w.exited; // the client SIGKILLs a silent worker
+    expect(e.message).to.match(/op echo: worker pid \d+ on cpu sent no heartbeat for 2\.0 s while alive: declared hung/);
+    expect(warnings.some((m) => /worker pid \d+ on cpu is alive but sent no heartbeat for \d+\.\d s; declared hung if still silent after another 1\.0 s/.test(m)), warnings.join("\n")).to.equal(true);
+    expect(await w.exited).to.deep.equal({ code: null, signal: "SIGKILL" }); // the client SIGKILLs a hung worker
     expect(w.alive).to.equal(false);
   });
 

@@ -252,6 +252,7 @@ const extractStage: PipelineStage = {
         dataset: ctx.inputs.split!.key,
         modelPath,
         workers: pool,
+        replaceWorker: () => pool.replaceDead(), // a shard whose worker died goes on on a new one
         key: ctx.key,
         onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
         log: ctx.log,
@@ -301,7 +302,13 @@ const trainStage: PipelineStage = {
       summary = await trainWithTorchrun({ dir: ctx.dir, spec, devices, threads: ctx.config.workers.threads, progress: ctx.progress, signal: ctx.signal });
     } else {
       const pool = await ctx.resources.pool();
+      // one process on this host (its checkpoints are here); if its worker dies, a new worker
+      // continues from checkpoint.pt (resume: true), bitwise as if uninterrupted on CPU (train/loop.py)
       const r = await pool.call("train", spec, {
+        where: "local",
+        attempts: pool.maxAttempts,
+        retryNote: "resuming from its last checkpoint",
+        log: ctx.log,
         onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }),
       });
       summary = r.result;
@@ -327,7 +334,7 @@ const embedStage: PipelineStage = {
     const r = await pool.call(
       "embed",
       { run_dir: ctx.inputs.train!.dir, split_dir: ctx.inputs.split!.dir, token_store: storeDir(ctx.inputs), out: join(ctx.dir, "embeddings") },
-      { onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
+      { log: ctx.log, onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
     );
     return { store: "embeddings", result: r.result };
   },
@@ -352,14 +359,18 @@ const modelRankStage: PipelineStage = {
       jobs
         .filter((j) => !existsSync(j.out))
         .map(async (j) => {
-          await pool.call("rank", {
-            run_dir: ctx.inputs.train!.dir,
-            split: j.split,
-            shard: { index: j.index, count: shards },
-            out: j.out,
-            split_dir: ctx.inputs.split!.dir,
-            store: storeDir(ctx.inputs),
-          });
+          await pool.call(
+            "rank",
+            {
+              run_dir: ctx.inputs.train!.dir,
+              split: j.split,
+              shard: { index: j.index, count: shards },
+              out: j.out,
+              split_dir: ctx.inputs.split!.dir,
+              store: storeDir(ctx.inputs),
+            },
+            { log: ctx.log }, // a shard whose worker died is retried on another (IDEMPOTENT_OPS)
+          );
           done++;
           ctx.progress({ done, total: jobs.length, unit: "shards" });
         }),
@@ -398,13 +409,17 @@ const reportStage: PipelineStage = {
     const log = join(train, "train_log.arrow");
     const epochs = join(train, "epochs.arrow");
     const pool = await ctx.resources.pool();
-    const r = await pool.call("plot_report", {
-      out_dir: ctx.dir,
-      gates_path: existsSync(gates) ? gates : "",
-      train_log_path: existsSync(log) ? log : "",
-      epochs_path: existsSync(epochs) ? epochs : "",
-      title: ctx.config.name,
-    });
+    const r = await pool.call(
+      "plot_report",
+      {
+        out_dir: ctx.dir,
+        gates_path: existsSync(gates) ? gates : "",
+        train_log_path: existsSync(log) ? log : "",
+        epochs_path: existsSync(epochs) ? epochs : "",
+        title: ctx.config.name,
+      },
+      { log: ctx.log },
+    );
     const written = (r.result.written as string[] | undefined) ?? [];
     return { publish: written, contribution_percent: r.result.contribution_percent ?? null };
   },

@@ -31,9 +31,18 @@ export class RunResources {
       this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each${remote.length ? `; connecting remote workers ${remote.join(", ")}` : ""}`);
       this.poolKey = key;
       const connect = w.remote.map((r) => ({ endpoint: r.endpoint, serverPublicKey: r.server_public_key, clientKeys: r.client_keys }));
+      const common = {
+        threads: w.threads,
+        remote: connect,
+        heartbeatS: w.heartbeat_s,
+        heartbeatTimeoutS: w.heartbeat_timeout_s,
+        hangGraceS: w.hang_grace_s,
+        maxAttempts: w.max_attempts,
+        onLog: (message: string) => this.reporter.log(message),
+      };
       this.poolPromise = w.devices.length
-        ? WorkerPool.start({ devices: w.devices, threads: w.threads, remote: connect })
-        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads, remote: connect });
+        ? WorkerPool.start({ ...common, devices: w.devices })
+        : WorkerPool.start({ ...common, count: w.count, device: "cpu" });
       // a failed start must not be cached
       this.poolPromise.catch(() => {
         this.poolPromise = undefined;

@@ -5,7 +5,12 @@
 // and then go together in the next call (up to `maxBatch`): one user-tower pass and one matmul for all
 // of them. An idle service therefore answers a lone request at once; a loaded one trades a little
 // latency for throughput.
-import { startWorker, WorkerError, type WorkerClient } from "../worker/index.js";
+//
+// Faults: a worker that dies, or is declared hung (alive but silent past its grace, see
+// ts/worker/liveness.ts), is replaced at once, and the service logs it (onEvent). A request waits for
+// the replacement; one whose call the dead worker took is run again on the replacement (ranking is
+// read-only), so a lost worker costs time, not an error.
+import { startWorker, WorkerError, type StartWorkerOptions, type WorkerClient } from "../worker/index.js";
 
 export interface RecommendQuery {
   history: string[];
@@ -59,6 +64,10 @@ export interface BackendOptions {
   threads: number;
   /** worker log lines (default: dropped) */
   onLog?: (line: string) => void;
+  /** the service's own events: a worker replaced, liveness warnings (default: dropped) */
+  onEvent?: (line: string) => void;
+  /** worker liveness (StartWorkerOptions); defaults as there */
+  liveness?: Pick<StartWorkerOptions, "heartbeatS" | "heartbeatTimeoutS" | "hangGraceS">;
 }
 
 export class RankingBackend {
@@ -67,6 +76,7 @@ export class RankingBackend {
   private busy = false;
   private worker!: WorkerClient;
   private restarting: Promise<void> | null = null;
+  private closing = false;
   /** worker calls made and queries answered (tests and the bench read these) */
   readonly stats = { calls: 0, queries: 0, maxBatchSeen: 0, restarts: 0 };
 
@@ -84,18 +94,42 @@ export class RankingBackend {
   }
 
   private async startWorker(): Promise<void> {
-    this.worker = await startWorker({
+    const worker = await startWorker({
       device: "cpu",
       threads: this.opts.threads,
+      ...this.opts.liveness,
       onLog: this.opts.onLog ? (line) => this.opts.onLog!(line) : undefined,
+      onWarning: (m) => this.opts.onEvent?.(`ranking ${m}`),
     });
     try {
-      const r = await this.callWorker([]); // loads the store and the model into the worker's state
-      this.info = r;
+      this.worker = worker;
+      this.info = await this.callWorker([]); // loads the store and the model into the worker's state
     } catch (err) {
-      await this.worker.close();
+      await worker.close();
       throw err;
     }
+    // replace it as soon as it is lost, not when the next request finds out
+    void worker.exited.then(() => {
+      if (!this.closing && this.worker === worker) this.replace(worker);
+    });
+  }
+
+  /** Start a replacement for `dead` (once), logging why. */
+  private replace(dead: WorkerClient): Promise<void> {
+    if (this.restarting) return this.restarting;
+    this.stats.restarts += 1;
+    const why = (dead.failure ?? "it stopped").split("\n")[0]!.replace(/^worker pid \d+ on \S+ /, "");
+    this.restarting = this.startWorker()
+      .then(() => this.opts.onEvent?.(`ranking worker pid ${dead.pid} ${why}; replaced by worker pid ${this.worker.pid}`))
+      .catch((err: unknown) => {
+        this.opts.onEvent?.(`ranking worker pid ${dead.pid} ${why}; its replacement failed: ${(err as Error).message.split("\n")[0]}`);
+        throw err;
+      })
+      .finally(() => {
+        this.restarting = null;
+      });
+    this.restarting.catch(() => undefined);
+    return this.restarting;
   }
 
   private async callWorker(queries: RecommendQuery[]): Promise<WireResult> {
@@ -109,7 +143,7 @@ export class RankingBackend {
     return r.result;
   }
 
-  /** Rank one query (batched with whatever else is waiting). Rejects only if the worker fails. */
+  /** Rank one query (batched with whatever else is waiting). Rejects only if the worker fails twice. */
   recommend(query: RecommendQuery): Promise<QueryOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ query, resolve, reject });
@@ -127,30 +161,36 @@ export class RankingBackend {
     });
   }
 
+  /** A live worker: the current one, or its replacement once started. */
+  private async liveWorker(): Promise<void> {
+    if (this.restarting) await this.restarting;
+    if (!this.worker.alive) await this.replace(this.worker);
+  }
+
   private async run(batch: Waiting[]): Promise<void> {
     try {
-      if (this.restarting) await this.restarting;
-      const r = await this.callWorker(batch.map((w) => w.query));
+      let r: WireResult;
+      await this.liveWorker();
+      try {
+        r = await this.callWorker(batch.map((w) => w.query));
+      } catch (err) {
+        // its worker died under it: once more on the replacement
+        if (!(err instanceof WorkerError && err.type === "WorkerDead") || this.worker.alive) throw err;
+        await this.liveWorker();
+        r = await this.callWorker(batch.map((w) => w.query));
+      }
       this.info = { model_version: r.model_version, n_items: r.n_items, d_z: r.d_z, taps: r.taps, layers: r.layers };
       this.stats.calls += 1;
       this.stats.queries += batch.length;
       this.stats.maxBatchSeen = Math.max(this.stats.maxBatchSeen, batch.length);
       batch.forEach((w, i) => w.resolve(toOutcome(r.answers[i])));
     } catch (err) {
-      const e = err as Error;
-      batch.forEach((w) => w.reject(e));
-      // A dead worker is replaced so the service stays up; the failed requests get a 503.
-      if (err instanceof WorkerError && !this.worker.alive && !this.restarting) {
-        this.stats.restarts += 1;
-        this.restarting = this.startWorker().finally(() => {
-          this.restarting = null;
-        });
-        this.restarting.catch(() => undefined);
-      }
+      batch.forEach((w) => w.reject(err as Error));
     }
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.restarting) await this.restarting.catch(() => undefined);
     await this.worker.close();
   }

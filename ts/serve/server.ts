@@ -9,7 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ServeError } from "./errors.js";
 import { WorkerError } from "../worker/index.js";
-import { RankingBackend, type RecommendQuery } from "./backend.js";
+import { RankingBackend, type BackendOptions, type RecommendQuery } from "./backend.js";
 import { checkRunDir, serveSettingsForRun, type ServeSettings } from "./config.js";
 import { serveSchemaProblem } from "./schemas.js";
 
@@ -18,6 +18,10 @@ export interface StartServiceOptions {
   /** overrides of the run's `serve` section (e.g. the --port flag) */
   overrides?: Partial<Omit<ServeSettings, "bench">>;
   onLog?: (line: string) => void;
+  /** the service's events, e.g. its worker replaced (default: printed to stderr) */
+  onEvent?: (line: string) => void;
+  /** ranking worker liveness (tests shorten it); defaults of StartWorkerOptions */
+  liveness?: BackendOptions["liveness"];
 }
 
 export interface RankingService {
@@ -52,6 +56,8 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
       refreshS: settings.refresh_s,
       threads: settings.threads,
       onLog: opts.onLog,
+      onEvent: opts.onEvent ?? ((line) => console.error(`lo-exp serve: ${line}`)),
+      liveness: opts.liveness,
     });
   } catch (err) {
     // e.g. a store made by another model version, a corrupt checkpoint: the worker names the file

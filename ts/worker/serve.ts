@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
-import { READY_PREFIX } from "./client.js";
+import { READY_PREFIX } from "./supervisor.js";
 import { WorkerError } from "./errors.js";
 import { findPython, pythonProblem, REPO_ROOT, workerLaunch } from "./python.js";
 

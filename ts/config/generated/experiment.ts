@@ -540,6 +540,22 @@ export interface WorkersConfig {
    */
   threads: number;
   /**
+   * Seconds between a local worker's heartbeats.
+   */
+  heartbeat_s: number;
+  /**
+   * Seconds a worker may stay silent (no heartbeat, progress or reply) before a warning is logged. Counted only while the orchestrator itself runs: a stall of the whole host (every process frozen, then continued) is not silence. A worker whose process exits fails its calls at once, whatever this says.
+   */
+  heartbeat_timeout_s: number;
+  /**
+   * Further seconds of silence after the warning before a live but silent worker is declared hung: it is killed, and its call retried or resumed as `max_attempts` allows. Remote workers use it too.
+   */
+  hang_grace_s: number;
+  /**
+   * Tries in all for work whose worker died: an idempotent op (render, embed, rank shard, ...) is retried on another worker, training resumes from its last checkpoint on a new worker, a worker killed while starting is started again. Each retry is logged. Extraction shards follow `extract.max_attempts`.
+   */
+  max_attempts: number;
+  /**
    * Workers already running on other hosts (`lo-exp worker --bind tcp://HOST:PORT --keys DIR`), reached over ZeroMQ with CURVE and used beside the local ones: extraction shards and every other op go to them too. Their hosts must see the run's files (cache_dir, dataset, model) at the same paths, e.g. on a shared filesystem. See schemas/protocol/README.md, "Remote workers".
    */
   remote: {
