@@ -2,7 +2,7 @@
 // resolved.yaml when the run wrote one, else the schema defaults; CLI flags override single keys.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { configDefaults, loadConfigSync, type ServeConfig } from "../config/index.js";
+import { configDefaults, loadConfigSync, type ServeConfig, type WorkersConfig } from "../config/index.js";
 import { ServeError } from "./errors.js";
 
 /** schemas/config/serve.schema.json, after defaults. */
@@ -20,6 +20,13 @@ export function serveSettingsForRun(runDir: string): ServeSettings {
   const resolved = path.join(runDir, "resolved.yaml");
   if (!existsSync(resolved)) return serveDefaults();
   return loadConfigSync(resolved, { checkPaths: false }).config.serve;
+}
+
+/** The run's `workers` section (liveness keys for the ranking worker): from resolved.yaml, else defaults. */
+export function workersSettingsForRun(runDir: string): WorkersConfig {
+  const resolved = path.join(runDir, "resolved.yaml");
+  if (!existsSync(resolved)) return configDefaults().workers;
+  return loadConfigSync(resolved, { checkPaths: false }).config.workers;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { ServeError } from "./errors.js";
 import { WorkerError } from "../worker/index.js";
 import { RankingBackend, type BackendOptions, type RecommendQuery } from "./backend.js";
-import { checkRunDir, serveSettingsForRun, type ServeSettings } from "./config.js";
+import { checkRunDir, serveSettingsForRun, workersSettingsForRun, type ServeSettings } from "./config.js";
 import { serveSchemaProblem } from "./schemas.js";
 
 export interface StartServiceOptions {
@@ -46,6 +46,7 @@ class HttpError extends Error {
 export async function startRankingService(opts: StartServiceOptions): Promise<RankingService> {
   const settings: ServeSettings = { ...serveSettingsForRun(opts.runDir), ...opts.overrides };
   const { runDir, storeDir } = checkRunDir(opts.runDir, settings);
+  const workers = workersSettingsForRun(opts.runDir);
   let backend: RankingBackend;
   try {
     backend = await RankingBackend.start({
@@ -57,7 +58,7 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
       threads: settings.threads,
       onLog: opts.onLog,
       onEvent: opts.onEvent ?? ((line) => console.error(`lo-exp serve: ${line}`)),
-      liveness: opts.liveness,
+      liveness: opts.liveness ?? { heartbeatS: workers.heartbeat_s, heartbeatTimeoutS: workers.heartbeat_timeout_s, hangGraceS: workers.hang_grace_s },
     });
   } catch (err) {
     // e.g. a store made by another model version, a corrupt checkpoint: the worker names the file
