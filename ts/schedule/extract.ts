@@ -3,9 +3,10 @@
 //
 // The work itself (video LLM + hooks + reductions + TokenStore writing) is Python's; this file only
 // decides what runs where. Every shard is written by one worker at a time, and the Python writer makes
-// each finished batch durable, so a rerun (or a retry after a worker died) skips what is on disk.
-// The final check reads manifest.json back: every catalogue item is present exactly once, either
-// extracted or failed with its reason.
+// each finished batch durable, so a rerun (or a retry after a worker died) skips what is on disk; a
+// writer's commit is fenced, so a timed-out worker that is still running cannot commit over its retry.
+// Once every shard is committed the `finalize_store` op builds manifest.json once; the final check
+// reads it back: every catalogue item is present exactly once, either extracted or failed with its reason.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
@@ -121,7 +122,6 @@ export interface ShardResult {
   failed: { item: string; reason: string }[];
   rows: number;
   seconds: number;
-  complete_store: boolean;
 }
 
 export interface ExtractionReport {
@@ -335,6 +335,18 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   }
   if (fatal) throw fatal;
   if (opts.signal?.aborted) throw new ExtractionError("extraction aborted; rerun to resume");
+
+  // the manifest, built once for the whole store (shard commits never touch it: linear in shards)
+  // (a rerun that found every shard committed and the manifest written has nothing to finalize)
+  if (results.size > 0 || !existsSync(join(opts.storeDir, "manifest.json"))) {
+    const finisher = initial.find((w) => w.alive) ?? (opts.replaceWorker ? await opts.replaceWorker() : null);
+    if (!finisher) throw new ExtractionError("no live worker left to finalize the store");
+    try {
+      await finisher.call("finalize_store", { store: opts.storeDir, items: [...byId.keys()] });
+    } catch (err) {
+      throw new ExtractionError(`finalize ${opts.storeDir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 
   // final check: the manifest lists every shard, and every catalogue item exactly once
   const manifest = readJson<{ complete: boolean; num_shards: number; failed: { item: string; reason: string }[] }>(join(opts.storeDir, "manifest.json"));
