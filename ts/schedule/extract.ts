@@ -46,6 +46,19 @@ export interface ExtractSettings {
   shard_size: number;
   retry_failed: boolean;
   max_attempts: number;
+  /** who runs the shards (not part of the store key) */
+  engine: "workers" | "ray";
+  ray: RayEngineSettings;
+}
+
+/** schemas/config/extract.schema.json `ray` */
+export interface RayEngineSettings {
+  address: string;
+  max_retries: number;
+  gpus_per_shard: number;
+  cpus_per_shard: number;
+  local_cpus: number;
+  object_store_mb: number;
 }
 
 export const DEFAULT_BACKBONE: BackboneConfig = { path: "", dtype: "auto", tiny: { hidden: 64, layers: 8, image_size: 32, seed: 0 } };
@@ -67,11 +80,13 @@ export const DEFAULT_EXTRACT: ExtractSettings = {
   shard_size: 64,
   retry_failed: false,
   max_attempts: 3,
+  engine: "workers",
+  ray: { address: "", max_retries: 3, gpus_per_shard: 1, cpus_per_shard: 1, local_cpus: 2, object_store_mb: 100 },
 };
 
 /** The settings the Python op takes (orchestration-only keys removed). */
 function workerExtractArgs(s: ExtractSettings): Record<string, unknown> {
-  const { shard_size: _a, retry_failed: _b, max_attempts: _c, ...rest } = s;
+  const { shard_size: _a, retry_failed: _b, max_attempts: _c, engine: _d, ray: _e, ...rest } = s;
   return rest;
 }
 
@@ -392,11 +407,16 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
  * The model path to load: `model.path` as is, or (when empty) the tiny random model, built once with
  * the `build_tiny_model` op under `<modelsDir>/tiny-<hash>/`.
  */
-export async function ensureBackbonePath(model: BackboneConfig, modelsDir: string, worker: WorkerClient | WorkerPool): Promise<string> {
+export async function ensureBackbonePath(
+  model: BackboneConfig,
+  modelsDir: string,
+  worker: WorkerClient | WorkerPool | (() => Promise<WorkerClient | WorkerPool>),
+): Promise<string> {
   if (model.path !== "") return model.path;
   const dir = join(modelsDir, `tiny-${contentHash(model.tiny)}`);
   if (!existsSync(join(dir, "linkedout_tiny.json"))) {
-    await worker.call("build_tiny_model", { out: dir, ...model.tiny });
+    const w = typeof worker === "function" ? await worker() : worker; // started only when the model must be built
+    await w.call("build_tiny_model", { out: dir, ...model.tiny });
   }
   return dir;
 }

@@ -15,9 +15,11 @@ import {
   extractionKeyParts,
   runExtraction,
   type BackboneConfig,
+  type ExtractionProgress,
   type ExtractItem,
   type ExtractSettings,
 } from "./extract.js";
+import { runRayExtraction } from "./extract-ray.js";
 import type { StageDef, StageOutput } from "./graph.js";
 import { metricValues, writeMetricsArrow } from "./results.js";
 import type { RunResources } from "./resources.js";
@@ -174,23 +176,24 @@ const extractStage: PipelineStage = {
   async run(ctx) {
     const model = ctx.config.model as unknown as BackboneConfig;
     const settings = ctx.config.extract as unknown as ExtractSettings;
-    const pool = await ctx.resources.pool();
-    const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
-    const items: ExtractItem[] = readSplit(ctx.inputs.split!.dir).items.map((it) => ({ item: it.item, video: it.video, title: it.title }));
-    const report = await runExtraction(
-      { model, extract: settings },
-      {
-        storeDir: join(ctx.dir, "store"),
-        items,
-        dataset: ctx.inputs.split!.key,
-        modelPath,
-        workers: pool,
-        key: ctx.key,
-        onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
-        log: ctx.log,
-        signal: ctx.signal,
-      },
-    );
+    const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), () => ctx.resources.pool());
+    const common = {
+      storeDir: join(ctx.dir, "store"),
+      dataset: ctx.inputs.split!.key,
+      modelPath,
+      key: ctx.key,
+      onProgress: (p: ExtractionProgress) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
+      log: ctx.log,
+      signal: ctx.signal,
+    };
+    const report =
+      settings.engine === "ray"
+        ? await runRayExtraction({ model, extract: settings }, { ...common, itemsPath: join(ctx.inputs.split!.dir, "items.arrow"), threads: ctx.config.workers.threads })
+        : await runExtraction({ model, extract: settings }, {
+            ...common,
+            items: readSplit(ctx.inputs.split!.dir).items.map((it): ExtractItem => ({ item: it.item, video: it.video, title: it.title })),
+            workers: await ctx.resources.pool(),
+          });
     if (report.failed.length) ctx.log(`${report.failed.length} item(s) failed: ${report.failed.slice(0, 3).map((f) => `${f.item} (${f.reason})`).join(", ")}`);
     return {
       store: "store",

@@ -3,7 +3,7 @@
 Run by ``lo-exp extract CONFIG --engine ray`` (ts/schedule/extract-ray.ts) as a subprocess; it
 speaks JSON lines on stdout, one event per line:
 
-    {"event": "start", "shards": N, "todo": n, "items": M, "cluster": {"CPU": .., "GPU": ..}}
+    {"event": "start", "shards": N, "todo": n, "items": M, "cached_items": c, "cluster": {"CPU": .., "GPU": ..}}
     {"event": "progress", "shard": i, "done": d, "total": t, "pid": p, "host": h, "message": m}
     {"event": "retry", "shard": i, "pid": p, "host": h}      a shard restarted on another Ray worker
     {"event": "shard_done", "shard": i, ...the shard report}
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             ray.init(address=ns.address, log_to_driver=False, configure_logging=False)
         res = ray.cluster_resources()
         gpus = ns.gpus_per_shard if res.get("GPU", 0) > 0 else 0.0
-        _say({"event": "start", "shards": n, "todo": len(todo), "items": len(items),
+        cached_items = sum(len(members[i]) for i in range(n) if i not in todo)
+        _say({"event": "start", "shards": n, "todo": len(todo), "items": len(items), "cached_items": cached_items,
               "cluster": {k: res[k] for k in ("CPU", "GPU") if k in res}, "gpus_per_shard": gpus})
 
         @ray.remote(num_cpus=0)
