@@ -55,8 +55,8 @@ class Sizes:
 
 
 SIZES = {
-    # 7B: ~16 GiB weights; batch 32 rows x ~1.6k tokens; store 2048 items x 2 prompts x 1.95 MiB = 8 GiB
-    "gpu": Sizes("7b", (8, 32), 32, 3, "7b", 64, 5, 2048, 1_000_000, 1024, 100),
+    # 7B: ~16 GiB weights; batch 32 rows x ~1.6k tokens; store 1024 items x 2 prompts x 1.95 MiB = 4 GiB
+    "gpu": Sizes("7b", (8, 32), 32, 3, "7b", 64, 5, 1024, 1_000_000, 1024, 100),
     "tiny": Sizes("tiny", (2, 4), 2, 1, "tiny", 8, 2, 32, 100_000, 64, 20),
 }
 
