@@ -205,14 +205,24 @@ function readJson<T>(path: string): T | null {
 }
 
 /** A shard whose summary covers exactly `ids` and has no unfinished part files is done. */
-function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean): boolean {
+function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean, withParts: ReadonlySet<number>): boolean {
+  if (withParts.has(shard)) return false;
   const s = readJson<ShardSummaryFile>(join(storeDir, `shard-${shard}.json`));
   if (!s || !existsSync(join(storeDir, `shard-${shard}.arrow`))) return false;
   if (retryFailed && s.failed.length > 0) return false;
   const covered = new Set([...s.items, ...s.failed.map((f) => f.item)]);
-  if (covered.size !== ids.length || ids.some((id) => !covered.has(id))) return false;
-  const prefix = `shard-${shard}.part-`;
-  return !readdirSync(storeDir).some((f) => f.startsWith(prefix));
+  return covered.size === ids.length && ids.every((id) => covered.has(id));
+}
+
+/** Shards with part files (unfinished work), from one directory listing (not one per shard). */
+function shardsWithParts(storeDir: string): Set<number> {
+  const out = new Set<number>();
+  if (!existsSync(storeDir)) return out;
+  for (const f of readdirSync(storeDir)) {
+    const m = /^shard-(\d+)\.part-/.exec(f);
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
 }
 
 function isWorkerDeath(err: unknown, w: WorkerClient): boolean {
@@ -242,8 +252,9 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   const baseOf = new Map<number, number>();
   let cachedItems = 0;
   const queue: { shard: number; attempts: number }[] = [];
+  const withParts = shardsWithParts(opts.storeDir);
   for (const m of shards) {
-    if (m.count === 0 || shardFinished(opts.storeDir, m.shard, m.ids, s.retry_failed)) {
+    if (m.count === 0 || shardFinished(opts.storeDir, m.shard, m.ids, s.retry_failed, withParts)) {
       doneOf.set(m.shard, m.count);
       cachedItems += m.count;
     } else {

@@ -37,19 +37,23 @@ def _say(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def shard_is_committed(store: Path, shard: int, ids: list[str], retry_failed: bool) -> bool:
+def shards_with_parts(store: Path) -> set[int]:
+    """Shards with part files (unfinished work), from one directory listing."""
+    return {int(p.name.split(".")[0].split("-")[1]) for p in store.iterdir() if ".part-" in p.name and p.name.startswith("shard-")}
+
+
+def shard_is_committed(store: Path, shard: int, ids: list[str], retry_failed: bool, with_parts: set[int]) -> bool:
     """The orchestrator's test (ts/schedule/extract.ts shardFinished): a summary covering exactly
     ``ids``, its shard file, and no part files newer than the commit."""
+    if shard in with_parts:
+        return False
     try:
         s = json.loads((store / f"shard-{shard}.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return False
     if not (store / f"shard-{shard}.arrow").exists() or (retry_failed and s["failed"]):
         return False
-    covered = set(s["items"]) | {f["item"] for f in s["failed"]}
-    if covered != set(ids):
-        return False
-    return not any(p.name.startswith(f"shard-{shard}.part-") for p in store.iterdir())
+    return set(s["items"]) | {f["item"] for f in s["failed"]} == set(ids)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     n = ns.num_shards or default_num_shards(len(items), job.shard_size)
     by_id = {it["item"]: it for it in items}
     members = [shard_members(list(by_id), n, i) for i in range(n)]
-    todo = [i for i in range(n) if members[i] and not shard_is_committed(store, i, members[i], job.retry_failed)]
+    with_parts = shards_with_parts(store)
+    todo = [i for i in range(n) if members[i] and not shard_is_committed(store, i, members[i], job.retry_failed, with_parts)]
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwinds into ray.shutdown(): a private cluster does not outlive us
