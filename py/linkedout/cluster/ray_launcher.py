@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                     _say(ev)
 
         while pending and failure is None:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.1)
             forward()
             for ref in ready:
                 shard = pending.pop(ref)
