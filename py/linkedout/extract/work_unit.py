@@ -66,7 +66,7 @@ def load_job(config_path: str | os.PathLike[str]) -> ExtractJob:
     model_path = str(model.get("path") or "")
     if not model_path:
         raise WorkUnitError(
-            f"{path}: model.path is empty (the tiny model): build it once with `lo-exp model tiny DIR` and "
+            f"{path}: model.path is empty (the tiny model): build it once with `lo-exp model tiny --out DIR` and "
             "resolve with --set model.path=DIR"
         )
     known = {f.name for f in fields(ExtractSettings)}

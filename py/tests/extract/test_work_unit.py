@@ -20,7 +20,7 @@ def _items(path: Path, **cols: list[str]) -> Path:
 def test_bad_inputs_are_one_line_errors_naming_the_file_and_key(tmp_path: Path) -> None:
     cfg = tmp_path / "r.yaml"
     cfg.write_text("model:\n  path: ''\nextract:\n  frames: 4\n")
-    with pytest.raises(WorkUnitError, match=r"r\.yaml: model\.path is empty .*lo-exp model tiny DIR"):
+    with pytest.raises(WorkUnitError, match=r"r\.yaml: model\.path is empty .*lo-exp model tiny --out DIR"):
         load_job(cfg)
     cfg.write_text("model:\n  path: /m\nextract:\n  max_new_tokens: 1\n")
     with pytest.raises(WorkUnitError, match=r"r\.yaml: extract\.max_new_tokens: 1; must be >= 2"):
