@@ -19,7 +19,7 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>
   exit 1
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt py/pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(sha256sum requirements.txt requirements-dev.txt py/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "python environment up to date (.venv)"
 else
@@ -30,6 +30,8 @@ else
   log "installing requirements.txt into .venv (torch is large: several minutes on a fresh machine)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
   .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+  log "installing requirements-dev.txt (the optional engines the tests cover: Ray)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e py
   echo "$want" > "$stamp"
 fi

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "linkedout"
 MAY_IMPORT: dict[str, set[str]] = {
     "worker": {"bench", "data", "extract", "model", "protocol", "report", "serve", "store", "train", "config"},  # the app: its op table lists every op
     "bench": {"data", "extract", "model", "protocol", "serve", "store", "train", "config"},  # benchmarks call product functions
+    "cluster": {"extract", "store", "config"},  # launchers of the extraction work unit on cluster engines (Ray)
     "serve": {"extract", "model", "protocol", "store", "train", "config"},  # online ranking, cold-start onboarding
     "report": {"protocol", "config"},
     "train": {"model", "store", "protocol", "config"},

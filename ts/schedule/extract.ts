@@ -3,9 +3,10 @@
 //
 // The work itself (video LLM + hooks + reductions + TokenStore writing) is Python's; this file only
 // decides what runs where. Every shard is written by one worker at a time, and the Python writer makes
-// each finished batch durable, so a rerun (or a retry after a worker died) skips what is on disk.
-// The final check reads manifest.json back: every catalogue item is present exactly once, either
-// extracted or failed with its reason.
+// each finished batch durable, so a rerun (or a retry after a worker died) skips what is on disk; a
+// writer's commit is fenced, so a timed-out worker that is still running cannot commit over its retry.
+// Once every shard is committed the `finalize_store` op builds manifest.json once; the final check
+// reads it back: every catalogue item is present exactly once, either extracted or failed with its reason.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
@@ -78,7 +79,6 @@ export interface ShardResult {
   failed: { item: string; reason: string }[];
   rows: number;
   seconds: number;
-  complete_store: boolean;
 }
 
 export interface ExtractionReport {
@@ -147,14 +147,24 @@ function readJson<T>(path: string): T | null {
 }
 
 /** A shard whose summary covers exactly `ids` and has no unfinished part files is done. */
-function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean): boolean {
+function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean, withParts: ReadonlySet<number>): boolean {
+  if (withParts.has(shard)) return false;
   const s = readJson<ShardSummaryFile>(join(storeDir, `shard-${shard}.json`));
   if (!s || !existsSync(join(storeDir, `shard-${shard}.arrow`))) return false;
   if (retryFailed && s.failed.length > 0) return false;
   const covered = new Set([...s.items, ...s.failed.map((f) => f.item)]);
-  if (covered.size !== ids.length || ids.some((id) => !covered.has(id))) return false;
-  const prefix = `shard-${shard}.part-`;
-  return !readdirSync(storeDir).some((f) => f.startsWith(prefix));
+  return covered.size === ids.length && ids.every((id) => covered.has(id));
+}
+
+/** Shards with part files (unfinished work), from one directory listing (not one per shard). */
+function shardsWithParts(storeDir: string): Set<number> {
+  const out = new Set<number>();
+  if (!existsSync(storeDir)) return out;
+  for (const f of readdirSync(storeDir)) {
+    const m = /^shard-(\d+)\.part-/.exec(f);
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
 }
 
 function isWorkerDeath(err: unknown, w: WorkerClient): boolean {
@@ -184,8 +194,9 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   const baseOf = new Map<number, number>();
   let cachedItems = 0;
   const queue: { shard: number; attempts: number }[] = [];
+  const withParts = shardsWithParts(opts.storeDir);
   for (const m of shards) {
-    if (m.count === 0 || shardFinished(opts.storeDir, m.shard, m.ids, s.retry_failed)) {
+    if (m.count === 0 || shardFinished(opts.storeDir, m.shard, m.ids, s.retry_failed, withParts)) {
       doneOf.set(m.shard, m.count);
       cachedItems += m.count;
     } else {
@@ -293,6 +304,18 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   if (fatal) throw fatal;
   if (opts.signal?.aborted) throw new ExtractionError("extraction aborted; rerun to resume");
 
+  // the manifest, built once for the whole store (shard commits never touch it: linear in shards)
+  // (a rerun that found every shard committed and the manifest written has nothing to finalize)
+  if (results.size > 0 || !existsSync(join(opts.storeDir, "manifest.json"))) {
+    const finisher = initial.find((w) => w.alive) ?? (opts.replaceWorker ? await opts.replaceWorker() : null);
+    if (!finisher) throw new ExtractionError("no live worker left to finalize the store");
+    try {
+      await finisher.call("finalize_store", { store: opts.storeDir, items: [...byId.keys()] });
+    } catch (err) {
+      throw new ExtractionError(`finalize ${opts.storeDir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   // final check: the manifest lists every shard, and every catalogue item exactly once
   const manifest = readJson<{ complete: boolean; num_shards: number; failed: { item: string; reason: string }[] }>(join(opts.storeDir, "manifest.json"));
   if (!manifest) throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: missing after extraction`);
@@ -337,11 +360,16 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
  * The model path to load: `model.path` as is, or (when empty) the tiny random model, built once with
  * the `build_tiny_model` op under `<modelsDir>/tiny-<hash>/`.
  */
-export async function ensureBackbonePath(model: ModelConfig, modelsDir: string, worker: WorkerClient | WorkerPool): Promise<string> {
+export async function ensureBackbonePath(
+  model: ModelConfig,
+  modelsDir: string,
+  worker: WorkerClient | WorkerPool | (() => Promise<WorkerClient | WorkerPool>),
+): Promise<string> {
   if (model.path !== "") return model.path;
   const dir = join(modelsDir, `tiny-${contentHash(model.tiny)}`);
   if (!existsSync(join(dir, "linkedout_tiny.json"))) {
-    await worker.call("build_tiny_model", { out: dir, ...model.tiny });
+    const w = typeof worker === "function" ? await worker() : worker; // started only when the model must be built
+    await w.call("build_tiny_model", { out: dir, ...model.tiny });
   }
   return dir;
 }

@@ -21,9 +21,12 @@ import {
   type SynthOptions,
 } from "../data/index.js";
 import { DataError } from "../data/errors.js";
+import { utf8Vector } from "../data/arrow-columns.js";
+import { Table, type Utf8, type Vector } from "apache-arrow";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
 import { fileSha256, writeFileAtomic } from "../util/fs.js";
-import { ensureBackbonePath, extractionKeyParts, runExtraction, type ExtractItem } from "./extract.js";
+import { ensureBackbonePath, extractionKeyParts, runExtraction, type ExtractionProgress, type ExtractItem } from "./extract.js";
+import { runRayExtraction } from "./extract-ray.js";
 import type { StageDef, StageOutput } from "./graph.js";
 import { metricValues, writeMetricsArrow } from "./results.js";
 import type { RunResources } from "./resources.js";
@@ -219,6 +222,17 @@ export function checkBeforeRun(config: ExperimentConfig): void {
   sideKey(config);
 }
 
+/** Extract items as an Arrow table (item, video, title, one utf8 column per side channel; "" = absent). */
+function extractItemsTable(items: readonly ExtractItem[], channels: readonly string[]): Table {
+  const columns: Record<string, Vector<Utf8>> = {
+    item: utf8Vector(items.map((it) => it.item)),
+    video: utf8Vector(items.map((it) => it.video)),
+    title: utf8Vector(items.map((it) => String(it.title ?? ""))),
+  };
+  for (const ch of channels) if (ch !== "title") columns[ch] = utf8Vector(items.map((it) => (it[ch] == null ? "" : String(it[ch]))));
+  return new Table(columns);
+}
+
 /** The catalogue as the extractor sees it: video path, title and the configured side channels. */
 export function extractItems(config: ExperimentConfig, splitDir: string): ExtractItem[] {
   const manifest = JSON.parse(readFileSync(join(splitDir, "split.json"), "utf8")) as { source?: { dir?: string; variant?: string } };
@@ -241,24 +255,31 @@ const extractStage: PipelineStage = {
   async run(ctx) {
     const model = ctx.config.model;
     const settings = ctx.config.extract;
-    const pool = await ctx.resources.pool();
-    const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), pool);
+    // the pool starts only when something needs it (the Ray engine may need none)
+    const modelPath = await ensureBackbonePath(model, join(ctx.config.cache_dir, "models"), () => ctx.resources.pool());
     const items = extractItems(ctx.config, ctx.inputs.split!.dir);
-    const report = await runExtraction(
-      { model, extract: settings },
-      {
-        storeDir: join(ctx.dir, "store"),
-        items,
-        dataset: ctx.inputs.split!.key,
-        modelPath,
-        workers: pool,
-        replaceWorker: () => pool.replaceDead(), // a shard whose worker died goes on on a new one
-        key: ctx.key,
-        onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
-        log: ctx.log,
-        signal: ctx.signal,
-      },
-    );
+    const common = {
+      storeDir: join(ctx.dir, "store"),
+      dataset: ctx.inputs.split!.key,
+      modelPath,
+      key: ctx.key,
+      onProgress: (p: ExtractionProgress) => ctx.progress({ done: p.done, total: p.total, unit: "videos", message: p.message }),
+      log: ctx.log,
+      signal: ctx.signal,
+    };
+    let report: Awaited<ReturnType<typeof runExtraction>>;
+    if (settings.engine === "ray") {
+      // the work unit reads the catalogue from a file: the split's items with their side-channel values
+      const itemsPath = join(ctx.dir, "items.arrow");
+      writeArrowFile(itemsPath, extractItemsTable(items, settings.side_channels));
+      report = await runRayExtraction({ model, extract: settings }, { ...common, itemsPath, threads: ctx.config.workers.threads });
+    } else {
+      const pool = await ctx.resources.pool();
+      report = await runExtraction(
+        { model, extract: settings },
+        { ...common, items, workers: pool, replaceWorker: () => pool.replaceDead() }, // a shard whose worker died goes on on a new one
+      );
+    }
     if (report.failed.length) ctx.log(`${report.failed.length} item(s) failed: ${report.failed.slice(0, 3).map((f) => `${f.item} (${f.reason})`).join(", ")}`);
     return {
       store: "store",

@@ -10,6 +10,7 @@ new (decode) tokens are reduced per tap (``merge.py``) and written to the store 
                         ─▶ per row: old [taps, n_old, d] → ToMe → [taps, M, d] (+ sizes), mean, last
                                     new [taps, G-1, d], last new
                         ─▶ TokenStore part file (atomic) ─▶ … ─▶ finalize → shard-<i>.arrow
+    (every shard) ─▶ finalize_store → manifest.json, once
 
 Resumable with fixed batch boundaries: the shard's items are chunked in order into batches of
 ``max(1, batch_size // P)`` items × P prompts. A rerun skips finished items and re-runs an
@@ -19,18 +20,16 @@ on the same hardware (padding, hence matmul shapes, is the same).
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..config import section_defaults, section_schema
-from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter
+from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter, finalize_store
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
 from .hooks import Captured, LayerTaps, resolve_taps, stored_taps
@@ -215,7 +214,6 @@ class ShardReport:
     failed: list[dict[str, str]]
     rows: int
     seconds: float
-    complete_store: bool
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -315,11 +313,12 @@ def extract_shard(
     final = writer.finished_summary() if extracted == 0 and not todo else None
     if final is not None and set(final["items"]) | {f["item"] for f in final["failed"]} == set(ids):
         failed_rows, rows = final["failed"], int(final["rows"])  # already final: keep the file as is
-        manifest = writer.store.rebuild_manifest()
     else:
-        summary = writer.finalize(ids)  # also rebuilds the manifest
+        # the commit; the manifest is built once for the whole store by finalize_store
+        summary = writer.finalize(ids, rebuild_manifest=False)
         failed_rows, rows = [{"item": f.item, "reason": f.reason} for f in summary.failed], summary.rows
-        manifest = json.loads((Path(store_dir) / "manifest.json").read_text())
+    if num_shards == 1:  # this shard is the whole store: its manifest costs one summary read
+        finalize_store(store_dir, ids)
     return ShardReport(
         shard=shard,
         items=len(ids),
@@ -328,5 +327,4 @@ def extract_shard(
         failed=failed_rows,
         rows=rows,
         seconds=time.monotonic() - t0,
-        complete_store=bool(manifest["complete"]),
     )

@@ -1,4 +1,5 @@
-"""Worker ops of the extraction stage: ``build_tiny_model`` and ``extract``.
+"""Worker ops of the extraction stage: ``build_tiny_model``, ``extract`` (one shard) and
+``finalize_store`` (the manifest, once all shards are committed).
 
 ``extract`` args (schemas/protocol/ops/extract.args.schema.json)::
 
@@ -8,8 +9,7 @@
      "extract": {frames, prompts, side_channels, tap_every, taps, merged_tokens, max_new_tokens, ...},
      "retry_failed": false}
 
-Result: the shard report (items, extracted, skipped, failed [{item, reason}], rows, seconds,
-complete_store). Streams progress in items. The loaded backbone is cached in the worker's state, so
+Result: the shard report (items, extracted, skipped, failed [{item, reason}], rows, seconds). Streams progress in items. The loaded backbone is cached in the worker's state, so
 the next shard on the same worker does not reload it.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
-from ..store.token_store import TokenStoreError
+from ..store.token_store import TokenStoreError, finalize_store
 from .backbone import Backbone, load_backbone
 from .extractor import ExtractSettings, Extractor, extract_shard
 from .tiny_model import build_tiny_model
@@ -79,3 +79,11 @@ def extract_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpConte
     return OpResult(result=report.to_json())
 
 
+
+
+def finalize_store_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
+    try:
+        manifest = finalize_store(args["store"], args.get("items"))
+    except TokenStoreError as e:
+        raise OpError("TokenStore", str(e)) from e
+    return OpResult(result={k: manifest[k] for k in ("num_shards", "complete", "items", "failed")})

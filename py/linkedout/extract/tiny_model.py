@@ -231,10 +231,26 @@ def seven_b_config(image_token_id: int = 151646, video_token_id: int = 151647) -
     )
 
 
-def build_random_7b(device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> Any:
-    """A LLaVA-OneVision with the 7B's configuration and random weights, built directly on ``device``
-    (about 15 GiB in bf16), with the tiny model's tokenizer and a 384 px processor (729 patches per
-    frame -> 196 video tokens per frame, as the 7B). For the GPU benchmark; never saved."""
+def tiny_shaped_config(image_token_id: int, video_token_id: int) -> Any:
+    """The 7B's architecture at toy sizes (same model classes, SDPA, 4 taps at tap_every 4): what
+    ``lo-exp bench gpu --tiny`` runs on the CPU so the 7B code path is exercised in the tests."""
+    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=28, patch_size=14, vision_use_head=False)
+    text = Qwen2Config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=16, num_attention_heads=4,
+                       num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=False)
+    return LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=image_token_id, video_token_index=video_token_id,
+                                vision_feature_select_strategy="full", vision_feature_layer=-1)
+
+
+def build_random_backbone(shape: str, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> Any:
+    """A random-initialised LLaVA-OneVision built directly on ``device`` (never on the CPU first; on
+    ``meta`` it allocates nothing: a shape check), with SDPA attention, the tiny model's tokenizer and
+    a processor at the config's frame size. ``shape``: ``7b`` (llava-onevision-qwen2-7b-ov's
+    configuration, 8.03 B parameters, ~15 GiB in bf16, 196 video tokens per frame) or ``tiny``."""
+    if shape not in ("7b", "tiny"):
+        raise ValueError(f"shape: {shape!r} is not 7b or tiny")
     os.environ["HF_HUB_OFFLINE"] = "1"
     from transformers import (
         LlavaOnevisionForConditionalGeneration,
@@ -246,22 +262,31 @@ def build_random_7b(device: torch.device, dtype: torch.dtype = torch.bfloat16, s
     from .backbone import Backbone
 
     tokenizer = _train_tokenizer(512)
-    config = seven_b_config(tokenizer.convert_tokens_to_ids("<image>"), tokenizer.convert_tokens_to_ids("<video>"))
+    ids = (tokenizer.convert_tokens_to_ids("<image>"), tokenizer.convert_tokens_to_ids("<video>"))
+    config = seven_b_config(*ids) if shape == "7b" else tiny_shaped_config(*ids)
     config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.text_config.pad_token_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.device(device):
         torch.manual_seed(seed)
-        model = LlavaOnevisionForConditionalGeneration._from_config(config, dtype=dtype).eval()
+        model = LlavaOnevisionForConditionalGeneration._from_config(config, dtype=dtype, attn_implementation="sdpa").eval()
     model.requires_grad_(False)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
-    size = {"height": 384, "width": 384}
+    side = int(config.vision_config.image_size)
+    size = {"height": side, "width": side}
     processor = LlavaOnevisionProcessor(
         image_processor=LlavaOnevisionImageProcessor(size=size),
         tokenizer=tokenizer,
         video_processor=LlavaOnevisionVideoProcessor(size=size),
-        num_image_tokens=729,
+        num_image_tokens=(side // int(config.vision_config.patch_size)) ** 2,
         vision_feature_select_strategy="full",
         chat_template=LLAVA_OV_CHAT_TEMPLATE,
     )
-    return Backbone(model=model, processor=processor, path="random-7b-config", dtype=dtype, device=device)
+    return Backbone(model=model, processor=processor, path=f"random-{shape}-config", dtype=dtype, device=device)
+
+
+def build_random_7b(device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> Any:
+    """A LLaVA-OneVision with the 7B's configuration and random weights, built directly on ``device``
+    (about 15 GiB in bf16), with the tiny model's tokenizer and a 384 px processor (729 patches per
+    frame -> 196 video tokens per frame, as the 7B). For the GPU benchmark; never saved."""
+    return build_random_backbone("7b", device, dtype, seed)

@@ -13,9 +13,9 @@ for every tapped decoder layer, the parameter-free reductions every ablation nee
 Layout on disk (``docs/architecture.md`` "TokenStore" is the contract)::
 
     <store>/settings.json          what was extracted (taps, d, M, N_new, prompts, ...): fixed at creation
-    <store>/manifest.json          schemas/tokenstore.manifest.schema.json, rebuilt after each shard
+    <store>/manifest.json          schemas/tokenstore.manifest.schema.json, built once by finalize_store
     <store>/shard-<i>.arrow        Arrow IPC file, one row per (item, prompt), memory-mappable
-    <store>/shard-<i>.json         that shard's summary (rows, sha256, items, failed)
+    <store>/shard-<i>.json         that shard's summary (rows, sha256, items, failed, attempt)
     <store>/shard-<i>.part-<n>.arrow   work in progress of an unfinished shard (one per batch)
 
 Float tensors are stored as fp16 or bf16 *bits* in ``fixed_size_list<uint16>`` columns (Arrow has
@@ -23,6 +23,13 @@ no bf16); ``settings.dtype`` says which. Writing is resumable: every finished ba
 written under a temporary name and renamed, so a killed worker loses at most the batch in flight,
 and a rerun skips the items already in parts. ``ShardWriter.finalize`` merges the parts into the
 shard file sorted by (item, prompt), so the bytes do not depend on how often a shard was resumed.
+
+Commits are fenced: every ``ShardWriter`` is one *attempt* (a random id, written into its part files'
+metadata and into the summary it commits). It may commit only if the shard's committed attempt is
+still the one it saw when it started, checked under a per-shard lock; so of two writers of one shard
+(a partitioned worker and its retry, a Ray task and its re-execution) at most one commits, and the
+other is refused with ``ShardCommitConflict``. ``finalize_store`` then builds the manifest once,
+reading each shard summary once (linear in shards), and checks every item is present exactly once.
 
 Reading: ``TokenStore.open(dir)`` memory-maps every shard (``pa.memory_map``) and gathers rows on
 demand: ``store.get("old_merged", indices)`` -> ``[B, P, taps, M, d]`` in fp16/bf16. Store item order
@@ -37,9 +44,11 @@ import hashlib
 import json
 import os
 import re
+import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +69,10 @@ _PART_RE = re.compile(r"^shard-(\d+)\.part-(\d+)\.arrow$")
 
 class TokenStoreError(Exception):
     """A TokenStore that cannot be written or read as asked; the message names the file."""
+
+
+class ShardCommitConflict(TokenStoreError):
+    """Another writer committed this shard after this writer started: this attempt is refused."""
 
 
 @dataclass(frozen=True)
@@ -334,41 +347,98 @@ class TokenStoreWriter:
     def shard(self, index: int, num_shards: int) -> "ShardWriter":
         return ShardWriter(self, index, num_shards)
 
-    def rebuild_manifest(self) -> dict[str, Any]:
-        """Assemble manifest.json from every finished shard's summary (under a file lock)."""
+    @contextmanager
+    def _manifest_lock(self) -> Iterator[None]:
         with open(self.dir / ".manifest.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            summaries = []
-            for p in sorted(self.dir.glob("shard-*.json"), key=lambda p: int(p.stem.split("-")[1])):
-                summaries.append(json.loads(p.read_text()))
+            yield
+
+    def _summaries(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.dir.glob("shard-*.json"), key=lambda p: int(p.stem.split("-")[1]))]
+
+    def _write_manifest(self, summaries: list[dict[str, Any]], num_shards: int) -> dict[str, Any]:
+        s = self.settings
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "key": s.key,
+            "model": s.model,
+            "dataset": s.dataset,
+            "taps": list(s.taps),
+            "configured_taps": list(s.configured_taps or s.taps),
+            "num_layers": s.num_layers,
+            "d_model": s.d_model,
+            "merged_tokens": s.merged_tokens,
+            "new_tokens": s.new_tokens,
+            "max_new_tokens": s.max_new_tokens,
+            "prompts": list(s.prompts),
+            "side_channels": list(s.side_channels),
+            "frames": s.frames,
+            "dtype": s.dtype,
+            "num_shards": num_shards,
+            "complete": num_shards > 0 and {x["shard"] for x in summaries} == set(range(num_shards)),
+            "items": sum(len(x["items"]) for x in summaries),
+            "shards": [{"file": x["file"], "rows": x["rows"], "sha256": x["sha256"]} for x in summaries],
+            "failed": [f for x in summaries for f in x["failed"]],
+        }
+        validate_manifest(manifest, self.dir / "manifest.json")
+        _write_json_atomic(self.dir / "manifest.json", manifest)
+        return manifest
+
+    def rebuild_manifest(self) -> dict[str, Any]:
+        """Assemble manifest.json from the shards finished so far (under a file lock); the store may
+        be incomplete. Reads every summary: call it once, not per shard (``finalize_store`` checks more)."""
+        with self._manifest_lock():
+            summaries = self._summaries()
             expected = {s.get("num_shards") for s in summaries} - {None}
-            num_shards = max(expected) if expected else 0
-            s = self.settings
-            manifest: dict[str, Any] = {
-                "format": FORMAT,
-                "key": s.key,
-                "model": s.model,
-                "dataset": s.dataset,
-                "taps": list(s.taps),
-                "configured_taps": list(s.configured_taps or s.taps),
-                "num_layers": s.num_layers,
-                "d_model": s.d_model,
-                "merged_tokens": s.merged_tokens,
-                "new_tokens": s.new_tokens,
-                "max_new_tokens": s.max_new_tokens,
-                "prompts": list(s.prompts),
-                "side_channels": list(s.side_channels),
-                "frames": s.frames,
-                "dtype": s.dtype,
-                "num_shards": num_shards,
-                "complete": num_shards > 0 and {x["shard"] for x in summaries} == set(range(num_shards)),
-                "items": sum(len(x["items"]) for x in summaries),
-                "shards": [{"file": x["file"], "rows": x["rows"], "sha256": x["sha256"]} for x in summaries],
-                "failed": [f for x in summaries for f in x["failed"]],
-            }
-            validate_manifest(manifest, self.dir / "manifest.json")
-            _write_json_atomic(self.dir / "manifest.json", manifest)
-            return manifest
+            return self._write_manifest(summaries, max(expected) if expected else 0)
+
+
+def finalize_store(store_dir: str | os.PathLike[str], items: Sequence[str] | None = None) -> dict[str, Any]:
+    """Build ``manifest.json`` once every shard is committed, reading each summary once.
+
+    Checks: every shard 0..N-1 committed (N agreed by all summaries), no unfinished part files, no
+    item in two shards, and with ``items`` every item present exactly once (extracted or failed) and
+    no other. Raises TokenStoreError naming the first problem; returns the manifest.
+    """
+    d = Path(store_dir)
+    spath = d / "settings.json"
+    if not spath.exists():
+        raise TokenStoreError(f"{spath}: missing; no shard of this store was ever started")
+    writer = TokenStoreWriter(d, StoreSettings.from_json(json.loads(spath.read_text())))
+    with writer._manifest_lock():
+        summaries = writer._summaries()
+        counts = {x.get("num_shards") for x in summaries}
+        if not summaries:
+            raise TokenStoreError(f"{d}: no shard is finished")
+        if len(counts) != 1 or None in counts:
+            raise TokenStoreError(f"{d}: shard summaries disagree on the shard count ({sorted(map(str, counts))})")
+        n = int(next(iter(counts)))
+        have = {int(x["shard"]) for x in summaries}
+        missing = sorted(set(range(n)) - have)
+        if missing:
+            raise TokenStoreError(f"{d}: {len(missing)} of {n} shards not finished, e.g. shard {missing[0]} (run it: --shard {missing[0]} --of {n})")
+        unfinished = sorted({int(m.group(1)) for p in d.iterdir() if (m := _PART_RE.match(p.name))})
+        if unfinished:
+            raise TokenStoreError(f"{d}: shard {unfinished[0]} has part files newer than its commit (rerun that shard to fold them in)")
+        seen: dict[str, int] = {}
+        for x in summaries:
+            if not (d / x["file"]).exists():
+                raise TokenStoreError(f"{d / x['file']}: listed in shard-{x['shard']}.json but missing")
+            for it in [*x["items"], *(f["item"] for f in x["failed"])]:
+                if it in seen:
+                    raise TokenStoreError(f"{d}: item {it!r} is in shard {seen[it]} and shard {x['shard']}")
+                seen[it] = int(x["shard"])
+        if items is not None:
+            wanted = set(items)
+            if len(wanted) != len(items):
+                raise TokenStoreError("items: an item is listed more than once")
+            absent = sorted(wanted - set(seen))
+            if absent:
+                raise TokenStoreError(f"{d}: {len(absent)} item(s) neither extracted nor failed, e.g. {absent[0]!r}")
+            extra = sorted(set(seen) - wanted)
+            if extra:
+                raise TokenStoreError(f"{d}: {len(extra)} item(s) not in the item list, e.g. {extra[0]!r}")
+        return writer._write_manifest(summaries, n)
 
 
 class ShardWriter:
@@ -377,7 +447,10 @@ class ShardWriter:
         w = TokenStoreWriter(dir, settings).shard(i, n)
         done, failed = w.progress()          # items already extracted / recorded as failed
         w.write_part(feature_batch, failures) # after every batch: atomic, survives SIGKILL
-        summary = w.finalize(all_items)       # merge parts -> shard-<i>.arrow, rebuild manifest
+        summary = w.finalize(all_items)       # merge parts -> shard-<i>.arrow (the commit)
+
+    Each instance is one attempt (``attempt``, a random id). ``finalize`` commits only if the shard's
+    committed attempt is still the one seen at construction; otherwise ``ShardCommitConflict``.
     """
 
     def __init__(self, store: TokenStoreWriter, index: int, num_shards: int) -> None:
@@ -390,13 +463,19 @@ class ShardWriter:
         self.path = store.dir / f"shard-{index}.arrow"
         self.summary_path = store.dir / f"shard-{index}.json"
         self._schema = _arrow_schema(self.settings, {})
-        for other in store.dir.glob("shard-*.json"):
+        self.attempt = uuid.uuid4().hex
+        # One other summary suffices: each was checked against an earlier one when committed
+        # (reading all of them here would make a store's writing quadratic in shards).
+        others = [self.summary_path] if self.summary_path.exists() else []
+        others += [next((p for p in store.dir.glob("shard-*.json") if p != self.summary_path), None)] if not others else []
+        for other in [o for o in others if o is not None]:
             n = json.loads(other.read_text()).get("num_shards")
             if n is not None and n != num_shards:
                 raise TokenStoreError(
                     f"{other}: this store was split into {n} shards, not {num_shards}; keep extract.shard_size "
                     "unchanged while a store is unfinished (or extract into a fresh store)"
                 )
+        self._base_attempt = self._committed_attempt()
 
     # -- reading back what is already on disk --------------------------------------------------
 
@@ -413,12 +492,12 @@ class ShardWriter:
         srcs = [self.path] if self.path.exists() else []
         return srcs + [p for _, p in self._parts()]
 
-    def _read_records(self) -> tuple[dict[tuple[str, int], tuple[Path, int, int]], dict[str, str]]:
+    def _read_records(self, sources: Sequence[Path] | None = None) -> tuple[dict[tuple[str, int], tuple[Path, int, int]], dict[str, str]]:
         """(item, prompt) -> (file, batch, row) of the latest row, and item -> failure reason
         for items whose latest record is a failure."""
         rows: dict[tuple[str, int], tuple[Path, int, int]] = {}
         failed: dict[str, str] = {}
-        for src in self._sources():
+        for src in self._sources() if sources is None else sources:
             reader = _open_ipc(src)
             _check_file_settings(src, reader.schema, self.settings)
             meta = reader.schema.metadata or {}
@@ -444,6 +523,29 @@ class ShardWriter:
             count[it] = count.get(it, 0) + 1
         return {it for it, c in count.items() if c == n_prompts}, failed
 
+    def _committed_attempt(self) -> str | None:
+        """The attempt id of the shard's committed summary ("" for one written before attempts), or None."""
+        try:
+            return str(json.loads(self.summary_path.read_text()).get("attempt", ""))
+        except FileNotFoundError:
+            return None
+
+    @contextmanager
+    def _commit_lock(self) -> Iterator[None]:
+        # flock: released by the kernel if the holder dies, so a killed writer never wedges the shard
+        with open(self.store.dir / f".shard-{self.index}.commit.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _discard_own_parts(self) -> None:
+        for _, p in self._parts():
+            try:
+                meta = _open_ipc(p).schema.metadata or {}
+            except TokenStoreError:
+                continue
+            if meta.get(b"linkedout.attempt", b"").decode() == self.attempt:
+                p.unlink(missing_ok=True)
+
     def finished_summary(self) -> dict[str, Any] | None:
         """The summary of this shard if it is finished and nothing was added since, else None."""
         if not self.summary_path.exists() or not self.path.exists() or self._parts():
@@ -454,18 +556,46 @@ class ShardWriter:
 
     def write_part(self, batch: FeatureBatch, failures: Sequence[Failure] = ()) -> Path:
         """Persist one batch of rows (and the items of the batch that failed) atomically."""
-        seq = max((n for n, _ in self._parts()), default=-1) + 1
-        path = self.store.dir / f"shard-{self.index}.part-{seq}.arrow"
-        meta = {"linkedout.failed": json.dumps([asdict(f) for f in failures])}
+        meta = {"linkedout.failed": json.dumps([asdict(f) for f in failures]), "linkedout.attempt": self.attempt}
         schema = _arrow_schema(self.settings, meta)
         rb = _batch_to_record_batch(self.settings, batch, schema)
-        _write_ipc_file_atomic(path, schema, [rb])
-        return path
+        seq = max((n for n, _ in self._parts()), default=-1) + 1
+        tmp = self.store.dir / f".shard-{self.index}.part.{self.attempt}.tmp"
+        _write_ipc_file_atomic(tmp, schema, [rb])
+        try:
+            while True:  # exclusive create: a concurrent writer of this shard never overwrites our part
+                path = self.store.dir / f"shard-{self.index}.part-{seq}.arrow"
+                try:
+                    os.link(tmp, path)
+                    return path
+                except FileExistsError:
+                    seq += 1
+        finally:
+            tmp.unlink(missing_ok=True)
 
-    def finalize(self, items: Sequence[str], rows_per_batch: int = 64) -> ShardSummary:
-        """Merge the finished shard (if any) and all parts into ``shard-<i>.arrow``, rows sorted by
-        (item, prompt); keep only rows of ``items``. Items neither extracted nor failed are an error."""
-        rows, failed = self._read_records()
+    def finalize(self, items: Sequence[str], rows_per_batch: int = 64, rebuild_manifest: bool = True) -> ShardSummary:
+        """Commit: merge the finished shard (if any) and all parts into ``shard-<i>.arrow``, rows sorted
+        by (item, prompt); keep only rows of ``items``. Items neither extracted nor failed are an error.
+        Refused (``ShardCommitConflict``, this attempt's parts removed) if another writer committed the
+        shard since this one started. ``rebuild_manifest=False`` leaves the manifest to ``finalize_store``
+        (what extraction does: per-shard rebuilds would read every summary once per shard)."""
+        with self._commit_lock():
+            current = self._committed_attempt()
+            if current != self._base_attempt:
+                self._discard_own_parts()
+                raise ShardCommitConflict(
+                    f"shard {self.index}: attempt {self.attempt[:8]} refused: attempt {(current or '?')[:8]} committed this "
+                    "shard while it ran (a duplicate writer); the committed shard is kept"
+                )
+            summary = self._finalize_locked(items, rows_per_batch)
+            self._base_attempt = self.attempt
+        if rebuild_manifest:
+            self.store.rebuild_manifest()
+        return summary
+
+    def _finalize_locked(self, items: Sequence[str], rows_per_batch: int) -> ShardSummary:
+        sources = self._sources()
+        rows, failed = self._read_records(sources)
         wanted = set(items)
         n_prompts = len(self.settings.prompts)
         have = {it for it, _ in rows}
@@ -499,8 +629,9 @@ class ShardWriter:
         _write_ipc_file_atomic(self.path, schema, out_batches())
         readers.clear()
         batches_cache.clear()
-        for _, p in self._parts():
-            p.unlink()
+        for p in sources:  # only what was merged: a part written meanwhile by another writer stays
+            if p != self.path:
+                p.unlink(missing_ok=True)
         summary = ShardSummary(
             shard=self.index,
             file=self.path.name,
@@ -511,8 +642,8 @@ class ShardWriter:
         )
         js = summary.to_json()
         js["num_shards"] = self.num_shards
+        js["attempt"] = self.attempt
         _write_json_atomic(self.summary_path, js)
-        self.store.rebuild_manifest()
         return summary
 
 
@@ -525,7 +656,9 @@ def write_token_store(
     """Write a whole store as one shard in one call (tests, small synthetic stores) and open it."""
     shard = TokenStoreWriter(store_dir, settings).shard(0, 1)
     shard.write_part(batch, failed)
-    shard.finalize(sorted(set(batch.items) | {f.item for f in failed}))
+    items = sorted(set(batch.items) | {f.item for f in failed})
+    shard.finalize(items, rebuild_manifest=False)
+    finalize_store(store_dir, items)
     return TokenStore.open(store_dir)
 
 

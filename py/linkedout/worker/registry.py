@@ -35,6 +35,7 @@ OPS: dict[str, Op] = {
     # extraction (py/linkedout/extract)
     "build_tiny_model": Op(handler=extract_ops.build_tiny_model_op, args_schema="build_tiny_model", frames={}),
     "extract": Op(handler=extract_ops.extract_op, args_schema="extract", frames={}, progress=True),
+    "finalize_store": Op(handler=extract_ops.finalize_store_op, args_schema="finalize_store", frames={}),
     "bench_extract": Op(handler=extract_bench.bench_extract_op, args_schema="bench_extract", frames={}, progress=True),
     # training and ranking (py/linkedout/train)
     "train": Op(handler=train_ops.train_op, args_schema="train", frames={}, progress=True),

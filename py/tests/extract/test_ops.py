@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from linkedout.extract.ops import build_tiny_model_op, extract_op
+from linkedout.extract.ops import build_tiny_model_op, extract_op, finalize_store_op
 from linkedout.store.token_store import TokenStore
 from linkedout.protocol.op import OpContext, OpError
 from linkedout.worker.protocol import args_validator
@@ -38,11 +38,16 @@ def test_extract_op_end_to_end_and_model_cached(tiny_model_dir: Path, video_dir:
         "extract": {"frames": 4, "merged_tokens": 3, "max_new_tokens": 2, "batch_size": 2, "prompts": ["Describe."]},
     }
     out = extract_op(args, {}, ctx)
-    assert out.result["extracted"] == 3 and out.result["rows"] == 3 and out.result["complete_store"] is False
+    assert out.result["extracted"] == 3 and out.result["rows"] == 3
+    assert not (tmp_path / "st" / "manifest.json").exists()  # built once, by finalize_store
     assert progress[-1]["done"] == 3 and progress[-1]["total"] == 3 and progress[-1]["unit"] == "items"
     backbone = next(iter(ctx.state["extract.backbones"].values()))
     extract_op({**args, "shard": 0, "items": [{"item": "v5", "video": str(video_dir / "v5.mp4")}]}, {}, ctx)
     assert next(iter(ctx.state["extract.backbones"].values())) is backbone  # not reloaded
+    with pytest.raises(OpError, match="not in the item list"):
+        finalize_store_op({"store": str(tmp_path / "st"), "items": ["v0", "v1", "v2"]}, {}, ctx)
+    done = finalize_store_op({"store": str(tmp_path / "st"), "items": ["v0", "v1", "v2", "v5"]}, {}, ctx)
+    assert done.result["complete"] and done.result["num_shards"] == 2 and done.result["items"] == 4
     store = TokenStore.open(tmp_path / "st")
     assert store.items == ["v0", "v1", "v2", "v5"] and store.complete and store.new_tokens == 1
 

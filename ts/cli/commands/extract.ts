@@ -7,9 +7,11 @@ interface ExtractArgs {
   force: boolean;
   retryFailed: boolean;
   json: boolean;
+  engine?: "workers" | "ray";
+  address?: string;
 }
 
-/** `lo-exp extract CONFIG [--set a.b=v] [--force] [--retry-failed] [--json]` */
+/** `lo-exp extract CONFIG [--set a.b=v] [--force] [--retry-failed] [--engine workers|ray [--address auto]] [--json]` */
 export const extractCommand: CliCommand<ExtractArgs> = {
   command: "extract <config>",
   describe: "Extract video-LLM tokens (old + new, every k-th layer) for the config's catalogue into a TokenStore; cached, resumable",
@@ -19,6 +21,8 @@ export const extractCommand: CliCommand<ExtractArgs> = {
       .option("set", { type: "string", array: true, default: [] as string[], describe: "override a config key: --set extract.frames=16" })
       .option("force", { type: "boolean", default: false, describe: "re-extract even if the store is cached" })
       .option("retry-failed", { type: "boolean", default: false, describe: "re-attempt the items recorded as failed (bad videos)" })
+      .option("engine", { choices: ["workers", "ray"] as const, describe: "who runs the shards: linkedout's worker pool, or Ray tasks (= --set extract.engine=…; docs/cluster.md)" })
+      .option("address", { type: "string", describe: "Ray cluster to join: auto or ray://HOST:PORT; omitted = a private local one (= --set extract.ray.address=…)" })
       .option("json", { type: "boolean", default: false, describe: "NDJSON progress events on stdout" }) as unknown as Argv<ExtractArgs>,
   handler: async (args) => {
     const { extractConfig } = await import("../../schedule/extract-config.js");
@@ -30,7 +34,13 @@ export const extractCommand: CliCommand<ExtractArgs> = {
     };
     process.on("SIGINT", onSigint);
     try {
-      const r = await extractConfig(args.config, { sets: args.set, force: args.force, retryFailed: args.retryFailed, json: args.json, signal: ac.signal });
+      const sets = [...args.set];
+      if (args.engine !== undefined) sets.push(`extract.engine=${args.engine}`);
+      if (args.address !== undefined) {
+        if ((args.engine ?? "ray") !== "ray") throw new CliError("--address: only with --engine ray");
+        sets.push(`extract.engine=ray`, `extract.ray.address=${args.address}`);
+      }
+      const r = await extractConfig(args.config, { sets, force: args.force, retryFailed: args.retryFailed, json: args.json, signal: ac.signal });
       const failed = Number(r.meta.failed ?? 0);
       const line = { event: "extract_done", store: r.store, key: r.key, cached: r.cached, ...r.meta };
       process.stdout.write(

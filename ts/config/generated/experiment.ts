@@ -213,6 +213,39 @@ export interface ExtractConfig {
    * Attempts per shard when its worker dies (each retry goes to another worker).
    */
   max_attempts: number;
+  /**
+   * Who runs the shards: `workers` = linkedout's own worker pool (workers section, ZeroMQ); `ray` = one Ray task per shard (extract.ray, docs/cluster.md; needs the ray extra). Not part of the store key: both write the same bytes.
+   */
+  engine: "workers" | "ray";
+  /**
+   * The Ray engine (extract.engine: ray; py/linkedout/cluster/ray_launcher.py).
+   */
+  ray: {
+    /**
+     * "" = start a private local Ray cluster for this run and stop it after; `auto` or ray://HOST:PORT = join a running cluster (whose nodes must see cache_dir, the dataset and the model at the same paths).
+     */
+    address: string;
+    /**
+     * Re-runs of a shard whose Ray worker process or node died (a re-run resumes the shard's part files).
+     */
+    max_retries: number;
+    /**
+     * GPUs per shard task when the cluster has GPUs (none are asked for on a CPU-only cluster).
+     */
+    gpus_per_shard: number;
+    /**
+     * CPUs per shard task (the task uses workers.threads torch threads).
+     */
+    cpus_per_shard: number;
+    /**
+     * CPUs of the private local cluster (address ""): at most this many shards run at once.
+     */
+    local_cpus: number;
+    /**
+     * Object store of the private local cluster, MiB (shards go to disk, not through it).
+     */
+    object_store_mb: number;
+  };
 }
 /**
  * The learnable part: pooling, layer selection, fusion, ranker type, dimensions.

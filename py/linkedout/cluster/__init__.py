@@ -1,0 +1,1 @@
+"""Running the extraction work unit on cluster engines (Ray); docs/cluster.md."""
