@@ -234,7 +234,7 @@ const trainStage: PipelineStage = {
       summary = await trainWithTorchrun({ dir: ctx.dir, spec, devices, threads: ctx.config.workers.threads, progress: ctx.progress, signal: ctx.signal });
     } else {
       const pool = await ctx.resources.pool();
-      const r = await pool.call("train", spec, {
+      const r = await pool.call("train", { ...spec, threads: ctx.resources.soloThreads }, {
         onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }),
       });
       summary = r.result;
@@ -259,7 +259,13 @@ const embedStage: PipelineStage = {
     const pool = await ctx.resources.pool();
     const r = await pool.call(
       "embed",
-      { run_dir: ctx.inputs.train!.dir, split_dir: ctx.inputs.split!.dir, token_store: storeDir(ctx.inputs), out: join(ctx.dir, "embeddings") },
+      {
+        run_dir: ctx.inputs.train!.dir,
+        split_dir: ctx.inputs.split!.dir,
+        token_store: storeDir(ctx.inputs),
+        out: join(ctx.dir, "embeddings"),
+        threads: ctx.resources.soloThreads,
+      },
       { onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
     );
     return { store: "embeddings", result: r.result };

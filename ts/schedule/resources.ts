@@ -1,4 +1,5 @@
 // Per-run shared resources: the Python worker pool, started on first use from the `workers` section.
+import { availableParallelism } from "node:os";
 import { WorkerPool } from "../worker/index.js";
 import type { WorkersConfig } from "../config/index.js";
 import { canonicalJson } from "../util/fs.js";
@@ -45,6 +46,16 @@ export class RunResources {
   /** Worker count the pool will have (for sharding before it starts). */
   get size(): number {
     return (this.workers.devices.length || this.workers.count) + this.workers.remote.length;
+  }
+
+  /**
+   * torch threads for a call that runs on one worker while the others idle (train, embed): the cores the
+   * run's local CPU workers have together (count × threads, at most the machine's), or null on GPU workers,
+   * whose threads only feed the device. Sharded stages keep each worker's own `threads`.
+   */
+  get soloThreads(): number | null {
+    if (this.workers.devices.length) return null;
+    return Math.max(1, Math.min(this.workers.count * this.workers.threads, availableParallelism()));
   }
 
   get workerSettings(): WorkersConfig {
