@@ -8,9 +8,14 @@ import { runTrainBench } from "../../bench/train.js";
 import { runServeBench } from "../../bench/serve.js";
 import { runExtractBench } from "../../bench/extract.js";
 import { runDataBenchEntry } from "../../bench/data.js";
+import { runScaleBench } from "../../bench/scale.js";
 
 interface BenchRunOptions {
   quick: boolean;
+  /** scale: users, items, videos rendered and extracted */
+  users?: number;
+  items?: number;
+  content: boolean;
   /** run on cuda:0 where the bench has a GPU path (extract) */
   gpu: boolean;
   log: (line: string) => void;
@@ -29,6 +34,10 @@ const BENCHES: Record<string, BenchEntry> = {
   train: { describe: "training sequences/s of the default model (quick-start and 7B TokenStore shapes), CPU", run: (o) => runTrainBench(o) },
   extract: { describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights", run: (o) => runExtractBench(o) },
   serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
+  scale: {
+    describe: "the pipeline at MicroLens-100K size (--users, --items; --content renders and extracts): per-stage wall/CPU/peak RSS/disk, rank vs its bare floor",
+    run: (o) => runScaleBench({ log: o.log, content: o.content, ...(o.users ? { users: o.users } : {}), ...(o.items ? { items: o.items } : {}) }),
+  },
   data: { describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s", run: (o) => runDataBenchEntry(o) },
 };
 
@@ -37,6 +46,9 @@ interface BenchArgs {
   json: boolean;
   quick: boolean;
   gpu: boolean;
+  users?: number;
+  items?: number;
+  content: boolean;
   out?: string;
 }
 
@@ -49,12 +61,26 @@ export const benchCommand: CliCommand<BenchArgs> = {
       .positional("what", { type: "string", choices: Object.keys(BENCHES), describe: Object.entries(BENCHES).map(([k, v]) => `${k}: ${v.describe}`).join("; "), demandOption: true })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of tables" })
       .option("gpu", { type: "boolean", default: false, describe: "GPU path where a bench has one (extract: cuda:0)" })
+      .option("users", { type: "number", describe: "scale: users (default 100000)" })
+      .option("items", { type: "number", describe: "scale: catalogue size (default 19738)" })
+      .option("content", { type: "boolean", default: false, describe: "scale: render the videos and extract the catalogue with the tiny backbone" })
       .option("quick", { type: "boolean", default: false, describe: "fewer sizes and repeats (a smoke run)" })
       .option("out", { type: "string", describe: "where to write the JSON (default results/bench/<what>.json)" }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     const entry = BENCHES[args.what];
     if (!entry) throw new CliError(`bench: unknown benchmark '${args.what}' (have: ${Object.keys(BENCHES).join(", ")})`);
-    const report = await entry.run({ quick: args.quick, gpu: args.gpu, log: (line) => process.stderr.write(`${line}\n`) });
+    for (const key of ["users", "items"] as const) {
+      const v = args[key];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new CliError(`bench: --${key} ${String(v)}: expected a positive integer`);
+    }
+    const report = await entry.run({
+      quick: args.quick,
+      gpu: args.gpu,
+      content: args.content,
+      ...(args.users !== undefined ? { users: args.users } : {}),
+      ...(args.items !== undefined ? { items: args.items } : {}),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
     const out = args.out ?? path.join("results", "bench", `${args.what}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(`${out}.tmp`, JSON.stringify(report.json, null, 2) + "\n");
