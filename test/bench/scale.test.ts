@@ -9,7 +9,7 @@ describe("bench scale (real pipeline and workers, tiny size)", function () {
     const r = await runScaleBench({ users: 120, items: 40 });
     const json = r.json as { stages: Record<string, StageFigures>; rank_vs_bare: number; floor_s: number; load_avg: { start: number[]; end: number[] }; ranked_users: number };
     // ID-only: nothing to extract and no popularity ranking; every other stage ran here
-    const ran = ["data", "split", "train", "embed", "rank", "metrics", "report"];
+    const ran = ["synth", "data", "split", "train", "embed", "rank", "metrics", "report"];
     for (const s of ran) {
       const f = json.stages[s]!;
       expect(f.status, s).to.equal("done");

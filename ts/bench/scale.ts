@@ -22,6 +22,8 @@ export interface ScaleBenchOptions {
   items?: number;
   /** render videos and extract the whole catalogue with the tiny backbone (configs/linkedout.yaml) */
   content?: boolean;
+  /** --set overrides for the pipeline's config (e.g. train.negatives=full) */
+  sets?: readonly string[];
   /** working folder (default a temporary one, removed at the end) */
   workDir?: string;
   log?: (line: string) => void;
@@ -218,10 +220,11 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
   const reporter = new MeteredReporter(sampler, (text) => log(text.replace(/\n$/, "")));
   const started = performance.now();
   try {
-    // data: the synthetic MicroLens-shaped set (videos only with --content), as `lo-exp data synth` writes it
+    // synth: the synthetic MicroLens-shaped set (videos only with --content), as `lo-exp data synth` writes it;
+    // the pipeline's own `data` stage then reads it in place (dataset.source: microlens)
     const dataDir = join(root, "data");
     log(`bench scale: ${users} users × ${items} items${content ? ", videos rendered and extracted" : ", ID-only"} in ${root}`);
-    sampler.begin("data");
+    sampler.begin("synth");
     let dataStatus: StageFigures["status"] = "failed";
     let pool: WorkerPool | null = null;
     try {
@@ -232,7 +235,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       dataStatus = "done";
     } finally {
       await pool?.close();
-      reporter.stages.data = sampler.end("data", dataStatus)!;
+      reporter.stages.synth = sampler.end("synth", dataStatus)!;
     }
 
     // split → [extract] → train → embed → rank → metrics → report: the product's pipeline, one epoch
@@ -247,7 +250,8 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       workers: { count: WORKERS, threads: 1 },
     };
     writeFileSync(configPath, toYaml(config));
-    const run = await runConfig(configPath, { reporter, cwd: root, print: () => undefined });
+    const sets = opts.sets ?? [];
+    const run = await runConfig(configPath, { reporter, cwd: root, sets, print: () => undefined });
     const spec = JSON.parse(readFileSync(join(run.outputs.get("train")!.dir, "spec.json"), "utf8")) as {
       recommender: { d_z: number };
       train: { topk: number; eval_batch_users: number };
@@ -276,6 +280,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       users,
       items,
       content,
+      sets,
       kept: splitCounts,
       ranked_users: rankedUsers,
       workers: WORKERS,
@@ -290,7 +295,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       load_avg: { start: loadStart, end: loadAvg() },
       date: new Date().toISOString(),
     };
-    const order = ["data", "split", "extract", "train", "embed", "rank", "metrics", "report"];
+    const order = ["synth", "data", "split", "extract", "train", "embed", "rank", "metrics", "report"];
     const names = [...order.filter((s) => stages[s]), ...Object.keys(stages).filter((s) => !order.includes(s))];
     return {
       name: "scale",

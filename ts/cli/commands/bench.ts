@@ -16,6 +16,8 @@ interface BenchRunOptions {
   users?: number;
   items?: number;
   content: boolean;
+  /** scale: --set overrides for the pipeline's config */
+  sets: string[];
   /** run on cuda:0 where the bench has a GPU path (extract) */
   gpu: boolean;
   log: (line: string) => void;
@@ -36,7 +38,7 @@ const BENCHES: Record<string, BenchEntry> = {
   serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
   scale: {
     describe: "the pipeline at MicroLens-100K size (--users, --items; --content renders and extracts): per-stage wall/CPU/peak RSS/disk, rank vs its bare floor",
-    run: (o) => runScaleBench({ log: o.log, content: o.content, ...(o.users ? { users: o.users } : {}), ...(o.items ? { items: o.items } : {}) }),
+    run: (o) => runScaleBench({ log: o.log, content: o.content, sets: o.sets, ...(o.users ? { users: o.users } : {}), ...(o.items ? { items: o.items } : {}) }),
   },
   data: { describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s", run: (o) => runDataBenchEntry(o) },
 };
@@ -49,10 +51,11 @@ interface BenchArgs {
   users?: number;
   items?: number;
   content: boolean;
+  set: string[];
   out?: string;
 }
 
-/** `lo-exp bench <what> [--json] [--quick] [--out FILE]`: run a benchmark, print a table, write JSON. */
+/** `lo-exp bench <what> [--json] [--quick] [--out FILE]` (scale: `[--users N] [--items M] [--content] [--set K=V]`): run a benchmark, print a table, write JSON. */
 export const benchCommand: CliCommand<BenchArgs> = {
   command: "bench <what>",
   describe: `Benchmarks (measured, never asserted in tests): ${Object.keys(BENCHES).join(", ")}`,
@@ -64,6 +67,7 @@ export const benchCommand: CliCommand<BenchArgs> = {
       .option("users", { type: "number", describe: "scale: users (default 100000)" })
       .option("items", { type: "number", describe: "scale: catalogue size (default 19738)" })
       .option("content", { type: "boolean", default: false, describe: "scale: render the videos and extract the catalogue with the tiny backbone" })
+      .option("set", { type: "string", array: true, default: [], describe: "scale: config override for the pipeline run, e.g. --set train.negatives=full" })
       .option("quick", { type: "boolean", default: false, describe: "fewer sizes and repeats (a smoke run)" })
       .option("out", { type: "string", describe: "where to write the JSON (default results/bench/<what>.json)" }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
@@ -77,6 +81,7 @@ export const benchCommand: CliCommand<BenchArgs> = {
       quick: args.quick,
       gpu: args.gpu,
       content: args.content,
+      sets: args.set.map(String),
       ...(args.users !== undefined ? { users: args.users } : {}),
       ...(args.items !== undefined ? { items: args.items } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
