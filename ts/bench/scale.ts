@@ -11,6 +11,7 @@ import { stringify as toYaml } from "yaml";
 import { synthesizeDataset } from "../data/synth.js";
 import { runConfig } from "../schedule/run.js";
 import { Reporter, type RunEvent } from "../schedule/progress.js";
+import { RunResources } from "../schedule/resources.js";
 import { WorkerPool } from "../worker/index.js";
 import { REPO_ROOT } from "../worker/python.js";
 import type { BenchReport } from "./report.js";
@@ -206,6 +207,7 @@ function loadAvg(): [number, number, number] {
 // ---------------------------------------------------------------------------------------------
 
 const WORKERS = 2; // configs/linkedout.yaml: two CPU workers, one thread each
+const START_TIMEOUT_S = 600; // a worker starts in seconds, but on a shared machine at load 20+ it took minutes
 
 /** Run the whole bench; the working folder is removed unless `workDir` was given. */
 export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<BenchReport> {
@@ -228,7 +230,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
     let dataStatus: StageFigures["status"] = "failed";
     let pool: WorkerPool | null = null;
     try {
-      if (content) pool = await WorkerPool.start({ count: WORKERS, device: "cpu", threads: 1 });
+      if (content) pool = await WorkerPool.start({ count: WORKERS, device: "cpu", threads: 1, startTimeoutS: START_TIMEOUT_S });
       await synthesizeDataset({ out: dataDir, users, items, videos: content, parallel: WORKERS }, pool, (p) => {
         if (p.stage === "videos" && p.done % 1000 === 0) log(`data: ${p.done}/${p.total} videos`);
       });
@@ -251,68 +253,70 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
     };
     writeFileSync(configPath, toYaml(config));
     const sets = opts.sets ?? [];
-    const run = await runConfig(configPath, { reporter, cwd: root, sets, print: () => undefined });
-    const spec = JSON.parse(readFileSync(join(run.outputs.get("train")!.dir, "spec.json"), "utf8")) as {
-      recommender: { d_z: number };
-      train: { topk: number; eval_batch_users: number };
-    };
-    const splitCounts = run.outputs.get("split")!.meta.counts as Record<string, number>;
-    const rankedUsers = 2 * Number(splitCounts.usersKept ?? users); // valid + test
-
-    // the floor: the same shapes on two fresh one-thread workers at once, each with its share of the users
-    log("floor: bare matmul + top-K + target rank on the same shapes and threads");
-    const floorPool = await WorkerPool.start({ count: WORKERS, device: "cpu", threads: 1 });
-    let floorS: number;
+    // the run's worker pool stays up after the pipeline, so the floor runs on the very workers that ranked
+    const resources = new RunResources({ count: WORKERS, devices: [], threads: 1, remote: [] }, reporter, START_TIMEOUT_S);
     try {
-      const share = Math.ceil(rankedUsers / WORKERS);
-      const nItems = Number(splitCounts.itemsKept ?? items);
-      const args = { users: share, items: nItems, d: spec.recommender.d_z, k: spec.train.topk, batch_users: spec.train.eval_batch_users };
-      const r = await Promise.all(Array.from({ length: WORKERS }, () => floorPool.call<{ seconds: number }>("bench_rank_floor", args)));
-      floorS = Math.max(...r.map((x) => x.result.seconds));
-    } finally {
-      await floorPool.close();
-    }
+      const run = await runConfig(configPath, { reporter, cwd: root, sets, print: () => undefined }, { reporter, resources });
+      const spec = JSON.parse(readFileSync(join(run.outputs.get("train")!.dir, "spec.json"), "utf8")) as {
+        recommender: { d_z: number };
+        train: { topk: number; eval_batch_users: number };
+      };
+      const splitCounts = run.outputs.get("split")!.meta.counts as Record<string, number>;
+      const rankedUsers = 2 * Number(splitCounts.usersKept ?? users); // valid + test
 
-    const stages = reporter.stages;
-    const rankS = (stages.rank?.wall_s ?? 0) + (stages.metrics?.wall_s ?? 0);
-    const json = {
-      what: "scale",
-      users,
-      items,
-      content,
-      sets,
-      kept: splitCounts,
-      ranked_users: rankedUsers,
-      workers: WORKERS,
-      threads_per_worker: 1,
-      cores: availableParallelism(),
-      stages,
-      floor_s: round(floorS, 4),
-      rank_plus_metrics_s: round(rankS, 2),
-      rank_vs_bare: round(rankS / floorS, 2),
-      test_hr10: run.metrics.rows.find((r) => r.split === "test" && r.slice === "overall")?.hr[10] ?? null,
-      total_s: round((performance.now() - started) / 1000, 1),
-      load_avg: { start: loadStart, end: loadAvg() },
-      date: new Date().toISOString(),
-    };
-    const order = ["synth", "data", "split", "extract", "train", "embed", "rank", "metrics", "report"];
-    const names = [...order.filter((s) => stages[s]), ...Object.keys(stages).filter((s) => !order.includes(s))];
-    return {
-      name: "scale",
-      tables: [
-        {
-          title: `Scale: ${users} users × ${items} items${content ? " (content)" : " (ID-only)"}, ${WORKERS} workers × 1 thread, load avg ${loadStart.join(" ")} → ${json.load_avg.end.join(" ")}`,
-          columns: ["stage", "status", "wall s", "CPU s", "peak RSS MB (max process)", "disk MB"],
-          rows: names.map((s) => [s, stages[s]!.status, stages[s]!.wall_s, stages[s]!.cpu_s, stages[s]!.peak_rss_mb, stages[s]!.disk_mb]),
-        },
-        {
-          title: "Ranking against its floor (bare matmul + top-K + target rank, same shapes and threads)",
-          columns: ["ranked users", "rank + metrics s", "floor s", "rank_vs_bare"],
-          rows: [[rankedUsers, json.rank_plus_metrics_s, json.floor_s, json.rank_vs_bare]],
-        },
-      ],
-      json,
-    };
+      // the floor: the same shapes on the run's workers at once (one thread each, as the rank shards ran),
+      // each with its share of the users
+      log("floor: bare matmul + top-K + target rank on the same shapes, workers and threads");
+      const pool = await resources.pool();
+      const share = Math.ceil(rankedUsers / pool.size);
+      const nItems = Number(splitCounts.itemsKept ?? items);
+      const floorArgs = { users: share, items: nItems, d: spec.recommender.d_z, k: spec.train.topk, batch_users: spec.train.eval_batch_users };
+      const floorRuns = await Promise.all(pool.workers.map((w) => w.call<{ seconds: number }>("bench_rank_floor", floorArgs)));
+      const floorS = Math.max(...floorRuns.map((x) => x.result.seconds));
+
+      const stages = reporter.stages;
+      const rankS = (stages.rank?.wall_s ?? 0) + (stages.metrics?.wall_s ?? 0);
+      const json = {
+        what: "scale",
+        users,
+        items,
+        content,
+        sets,
+        kept: splitCounts,
+        ranked_users: rankedUsers,
+        workers: WORKERS,
+        threads_per_worker: 1,
+        cores: availableParallelism(),
+        stages,
+        floor_s: round(floorS, 4),
+        rank_plus_metrics_s: round(rankS, 2),
+        rank_vs_bare: round(rankS / floorS, 2),
+        test_hr10: run.metrics.rows.find((r) => r.split === "test" && r.slice === "overall")?.hr[10] ?? null,
+        total_s: round((performance.now() - started) / 1000, 1),
+        load_avg: { start: loadStart, end: loadAvg() },
+        date: new Date().toISOString(),
+      };
+      const order = ["synth", "data", "split", "extract", "train", "embed", "rank", "metrics", "report"];
+      const names = [...order.filter((s) => stages[s]), ...Object.keys(stages).filter((s) => !order.includes(s))];
+      return {
+        name: "scale",
+        tables: [
+          {
+            title: `Scale: ${users} users × ${items} items${content ? " (content)" : " (ID-only)"}, ${WORKERS} workers × 1 thread, load avg ${loadStart.join(" ")} → ${json.load_avg.end.join(" ")}`,
+            columns: ["stage", "status", "wall s", "CPU s", "peak RSS MB (max process)", "disk MB"],
+            rows: names.map((s) => [s, stages[s]!.status, stages[s]!.wall_s, stages[s]!.cpu_s, stages[s]!.peak_rss_mb, stages[s]!.disk_mb]),
+          },
+          {
+            title: "Ranking against its floor (bare matmul + top-K + target rank, same shapes and threads)",
+            columns: ["ranked users", "rank + metrics s", "floor s", "rank_vs_bare"],
+            rows: [[rankedUsers, json.rank_plus_metrics_s, json.floor_s, json.rank_vs_bare]],
+          },
+        ],
+        json,
+      };
+    } finally {
+      await resources.close();
+    }
   } finally {
     if (!opts.workDir) rmSync(root, { recursive: true, force: true });
   }

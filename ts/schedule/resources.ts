@@ -12,6 +12,8 @@ export class RunResources {
   constructor(
     private workers: WorkersConfig,
     private readonly reporter: Reporter,
+    /** seconds a worker may take to start (the client's default when unset) */
+    private readonly startTimeoutS?: number,
   ) {}
 
   /** Use these worker settings from now on (a table's rows may differ); a running pool is restarted if they do. */
@@ -32,9 +34,10 @@ export class RunResources {
       this.reporter.log(`starting Python workers: ${where}, ${w.threads} thread(s) each${remote.length ? `; connecting remote workers ${remote.join(", ")}` : ""}`);
       this.poolKey = key;
       const connect = w.remote.map((r) => ({ endpoint: r.endpoint, serverPublicKey: r.server_public_key, clientKeys: r.client_keys }));
+      const start = this.startTimeoutS !== undefined ? { startTimeoutS: this.startTimeoutS } : {};
       this.poolPromise = w.devices.length
-        ? WorkerPool.start({ devices: w.devices, threads: w.threads, remote: connect })
-        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads, remote: connect });
+        ? WorkerPool.start({ devices: w.devices, threads: w.threads, remote: connect, ...start })
+        : WorkerPool.start({ count: w.count, device: "cpu", threads: w.threads, remote: connect, ...start });
       // a failed start must not be cached
       this.poolPromise.catch(() => {
         this.poolPromise = undefined;
