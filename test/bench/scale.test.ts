@@ -18,7 +18,7 @@ describe("bench scale (real pipeline and workers, tiny size)", function () {
     }
     expect(json.stages.extract!.status).to.equal("skipped");
     // the workers are sampled too: training ran in a Python worker that is larger than nothing
-    expect(Object.keys(json.stages.train!.processes).filter((p) => p.startsWith("worker "))).to.have.length(2);
+    expect(Object.keys(json.stages.train!.processes).filter((p) => p.startsWith("worker "))).to.have.length(2); // the run's pool
     expect(json.ranked_users).to.equal(240);
     expect(json.floor_s).to.be.greaterThan(0);
     expect(json.rank_vs_bare).to.be.greaterThan(0);

@@ -38,7 +38,7 @@ export interface StageFigures {
   peak_rss_mb: number;
   /** bytes the run's processes caused to be written to storage (/proc/PID/io write_bytes) */
   disk_mb: number;
-  /** peak RSS per process: "lo-exp" (this Node process) and "worker <pid>" / "<comm> <pid>" */
+  /** peak RSS per process: "lo-exp" (this Node process), "worker <pid>" (its Python workers), "<comm> <pid>" (others) */
   processes: Record<string, number>;
 }
 
@@ -130,7 +130,7 @@ class StageMeter {
       const s0 = this.start.get(pid);
       cpu += s.cpuS - (s0?.cpuS ?? 0);
       disk += s.writeMb - (s0?.writeMb ?? 0);
-      const name = pid === process.pid ? "lo-exp" : `${s.comm.startsWith("python") ? "worker" : s.comm} ${pid}`;
+      const name = pid === process.pid ? "lo-exp" : `${s.ppid === process.pid && s.comm.startsWith("python") ? "worker" : s.comm} ${pid}`;
       processes[name] = round(this.peak.get(pid) ?? 0, 1);
     }
     return {
