@@ -310,23 +310,34 @@ export function planSynthetic(options: ResolvedSynthOptions): SynthPlan {
   }
 
   // Plant cold items: as test targets where the user's cycle predicts their topic, and 0–2 times in training.
+  // A cold item is in no sequence before it is planted here (warm sampling, series and re-watches draw warm
+  // items only), so "user u does not hold it yet" is "u was not just made its test target": the per-topic
+  // user lists are built once (ascending u, as a scan of all users gives) instead of rescanning every user's
+  // sequence per cold item, which was quadratic in users (issue 11). The generated data are unchanged.
   const coldRng = root.fork("cold");
   const byLastTopic: number[][] = Array.from({ length: T }, () => []);
   plannedTopics.forEach((p, u) => byLastTopic[p[p.length - 1]!]!.push(u));
-  const targetTaken = new Set<number>();
+  const byEarlierTopic: number[][] = Array.from({ length: T }, () => []);
+  plannedTopics.forEach((p, u) => {
+    for (const t of new Set(p.slice(0, -2))) byEarlierTopic[t]!.push(u);
+  });
+  const without = (list: number[], drop: number[]): number[] => {
+    const out = list.slice(); // native copies and searches: per cold item only 1–3 users leave the list
+    for (const u of drop) out.splice(out.indexOf(u), 1);
+    return out;
+  };
   for (let i = 0; i < options.items; i++) {
     if (!cold[i]) continue;
     const id = String(i + 1);
     const t = topicOf[i]!;
-    const candidates = coldRng.shuffle(byLastTopic[t]!.filter((u) => !targetTaken.has(u) && !users[u]!.items.includes(id)));
-    for (const u of candidates.slice(0, 1 + coldRng.int(3))) {
+    const candidates = coldRng.shuffle(byLastTopic[t]!.slice());
+    const targeted = candidates.slice(0, 1 + coldRng.int(3));
+    for (const u of targeted) {
       const seq = users[u]!.items;
       seq[seq.length - 1] = id;
-      targetTaken.add(u);
     }
-    const trainUsers = coldRng.shuffle(
-      plannedTopics.flatMap((p, u) => (!users[u]!.items.includes(id) && p.slice(0, -2).includes(t) ? [u] : [])),
-    );
+    byLastTopic[t] = without(byLastTopic[t]!, targeted); // a user is the test target of one cold item at most
+    const trainUsers = coldRng.shuffle(without(byEarlierTopic[t]!, targeted));
     for (const u of trainUsers.slice(0, coldRng.int(3))) {
       const positions = plannedTopics[u]!.slice(0, -2).flatMap((pt, j) => (pt === t ? [j] : []));
       users[u]!.items[coldRng.pick(positions)] = id;

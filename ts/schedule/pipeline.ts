@@ -325,7 +325,7 @@ const trainStage: PipelineStage = {
       const pool = await ctx.resources.pool();
       // one process on this host (its checkpoints are here); if its worker dies, a new worker
       // continues from checkpoint.pt (resume: true), bitwise as if uninterrupted on CPU (train/loop.py)
-      const r = await pool.call("train", spec, {
+      const r = await pool.call("train", { ...spec, threads: ctx.resources.soloThreads }, {
         where: "local",
         attempts: pool.maxAttempts,
         retryNote: "resuming from its last checkpoint",
@@ -354,7 +354,13 @@ const embedStage: PipelineStage = {
     const pool = await ctx.resources.pool();
     const r = await pool.call(
       "embed",
-      { run_dir: ctx.inputs.train!.dir, split_dir: ctx.inputs.split!.dir, token_store: storeDir(ctx.inputs), out: join(ctx.dir, "embeddings") },
+      {
+        run_dir: ctx.inputs.train!.dir,
+        split_dir: ctx.inputs.split!.dir,
+        token_store: storeDir(ctx.inputs),
+        out: join(ctx.dir, "embeddings"),
+        threads: ctx.resources.soloThreads,
+      },
       { log: ctx.log, onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
     );
     return { store: "embeddings", result: r.result };

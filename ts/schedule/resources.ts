@@ -1,4 +1,5 @@
 // Per-run shared resources: the Python worker pool, started on first use from the `workers` section.
+import { availableParallelism } from "node:os";
 import { WorkerPool } from "../worker/index.js";
 import type { WorkersConfig } from "../config/index.js";
 import { canonicalJson } from "../util/fs.js";
@@ -11,6 +12,8 @@ export class RunResources {
   constructor(
     private workers: WorkersConfig,
     private readonly reporter: Reporter,
+    /** seconds a worker may take to start (the client's default when unset) */
+    private readonly startTimeoutS?: number,
   ) {}
 
   /** Use these worker settings from now on (a table's rows may differ); a running pool is restarted if they do. */
@@ -39,6 +42,7 @@ export class RunResources {
         hangGraceS: w.hang_grace_s,
         maxAttempts: w.max_attempts,
         onLog: (message: string) => this.reporter.log(message),
+        ...(this.startTimeoutS !== undefined ? { startTimeoutS: this.startTimeoutS } : {}),
       };
       this.poolPromise = w.devices.length
         ? WorkerPool.start({ ...common, devices: w.devices })
@@ -54,6 +58,16 @@ export class RunResources {
   /** Worker count the pool will have (for sharding before it starts). */
   get size(): number {
     return (this.workers.devices.length || this.workers.count) + this.workers.remote.length;
+  }
+
+  /**
+   * torch threads for a call that runs on one worker while the others idle (train, embed): the cores the
+   * run's local CPU workers have together (count × threads, at most the machine's), or null on GPU workers,
+   * whose threads only feed the device. Sharded stages keep each worker's own `threads`.
+   */
+  get soloThreads(): number | null {
+    if (this.workers.devices.length) return null;
+    return Math.max(1, Math.min(this.workers.count * this.workers.threads, availableParallelism()));
   }
 
   get workerSettings(): WorkersConfig {

@@ -7,7 +7,9 @@
   (logit − log(train_count + 1), a sampled-softmax / logQ correction: popular items appear as in-batch
   negatives more often). Items of the user's own sequence other than the target are not negatives.
 - L_align = E‖ũ − ĩ‖² over (user position, target item) pairs, on L2-normalised vectors.
-- L_unif  = ½ [log E exp(−2‖ũ − ũ'‖²) over users + the same over candidate items].
+- L_unif  = ½ [log E exp(−2‖ũ − ũ'‖²) over users + the same over the batch's items] (the candidates
+  in-batch; with negatives=full still the batch's items, not the catalogue: pdist is quadratic).
+A term whose weight is 0 is not computed.
 - L_lb: the MoE load-balancing loss (top-k gating only; 0 when dense).
 
 Computed in float32 outside autocast (the caller disables it): softmax over thousands of logits in bf16
@@ -51,6 +53,22 @@ def uniformity(x: torch.Tensor) -> torch.Tensor:
     return torch.pdist(F.normalize(x, dim=-1), p=2).pow(2).mul(-2).exp().mean().log()
 
 
+def own_items_except_target(user_items: torch.Tensor, owner: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(position, candidate) pairs to mask: the items of each position's user other than its target.
+
+    user_items [B, C] bool, owner [N], targets [N] -> rows [M], cols [M]; M ≈ N · (sequence length), so the
+    mask is never an [N, C] tensor (with negatives=full, C is the whole catalogue)."""
+    user_of_pair, item_of_pair = torch.nonzero(user_items, as_tuple=True)  # sorted by user
+    count = torch.bincount(user_of_pair, minlength=user_items.shape[0])  # [B]
+    first = torch.cumsum(count, 0) - count  # [B] offset of each user's first pair
+    reps = count[owner]  # [N]
+    rows = torch.repeat_interleave(torch.arange(owner.shape[0], device=owner.device), reps)  # [M]
+    within = torch.arange(rows.shape[0], device=owner.device) - torch.repeat_interleave(torch.cumsum(reps, 0) - reps, reps)
+    cols = item_of_pair[first[owner][rows] + within]
+    keep = cols != targets[rows]
+    return rows[keep], cols[keep]
+
+
 def alignment(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """E‖ũ − ṽ‖² over paired rows."""
     return (F.normalize(u, dim=-1) - F.normalize(v, dim=-1)).pow(2).sum(dim=-1).mean()
@@ -78,15 +96,22 @@ def recommendation_loss(
     logits = users @ candidates.T  # [N, C]
     if log_popularity is not None:
         logits = logits - log_popularity[None, :]
-    not_target = torch.arange(candidates.shape[0], device=logits.device)[None, :] != targets[:, None]
-    logits = logits.masked_fill(user_items[owner] & not_target, float("-inf"))
+    rows, cols = own_items_except_target(user_items, owner, targets)
+    logits = logits.index_put((rows, cols), torch.tensor(float("-inf"), device=logits.device))
     ce = F.cross_entropy(logits, targets)
 
-    align = alignment(users, candidates[targets])
-    unif = 0.5 * (uniformity(last_position(per_position, lengths)) + uniformity(candidates))
-    if gate_probs.shape[1] > 0 and top_k > 0:
+    zero = ce * 0.0
+    # A term with weight 0 is not computed (uniformity over a full catalogue is quadratic in its size).
+    align = alignment(users, candidates[targets]) if weights.align else zero
+    if weights.uniformity:
+        # the batch's own items (DirectAU): all candidates in-batch; with negatives=full not the whole catalogue
+        batch_items = candidates[user_items.any(0)]
+        unif = 0.5 * (uniformity(last_position(per_position, lengths)) + uniformity(batch_items))
+    else:
+        unif = zero
+    if gate_probs.shape[1] > 0 and top_k > 0 and weights.load_balance:
         lb = load_balancing_loss(gate_probs, routed, top_k)
     else:
-        lb = ce * 0.0
+        lb = zero
     total = ce + weights.align * align + weights.uniformity * unif + weights.load_balance * lb
     return LossTerms(total=total, ce=ce, align=align, uniformity=unif, load_balance=lb)

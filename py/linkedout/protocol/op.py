@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -51,6 +52,22 @@ class OpError(Exception):
         super().__init__(message)
         self.type = type
         self.message = message
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the body with `threads` torch intra-op threads (None: as the worker started), then restore.
+
+    A stage that runs on one worker while the others idle passes the run's cores (args.threads), so
+    one worker started with 1 thread can use them all for that call (docs/running.md, "Cores")."""
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 class _ProgressSink(Protocol):

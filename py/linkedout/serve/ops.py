@@ -22,7 +22,7 @@ from linkedout.serve.model import TrainedModel, catalogue_of, embed_catalogue, e
 from linkedout.store.token_store import TokenStore
 from linkedout.train.data import Catalogue, ContentSource, open_content
 from linkedout.train.spec import TrainSpec
-from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult, torch_threads
 
 STORE_DIR = "embeddings"
 
@@ -58,8 +58,9 @@ def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -
     token_store = args["token_store"] if "token_store" in args else (spec.store if spec else None)
     content = open_content(token_store, catalogue, trained.cfg)
     started = time.monotonic()
-    z, gates = embed_catalogue(trained, content, len(catalogue), int(args.get("batch_size", 256)),
-                               lambda done, total: ctx.progress(done, total, "items", "embedding the catalogue"))
+    with torch_threads(args.get("threads")):
+        z, gates = embed_catalogue(trained, content, len(catalogue), int(args.get("batch_size", 256)),
+                                   lambda done, total: ctx.progress(done, total, "items", "embedding the catalogue"))
     out = Path(args.get("out") or run_dir / STORE_DIR)
     store = EmbeddingStore.create(out, catalogue.items, z, gates, trained.version, extra={
         "layers": trained.layers,

@@ -20,6 +20,7 @@ from typing import Any, Protocol, Sequence
 import torch
 
 from linkedout.config import default
+from linkedout.model.ranking import top_k
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 
 
@@ -113,7 +114,7 @@ class RankingService:
         masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
         scores.scatter_(1, masked, float("-inf"))
         k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
-        top_scores, top_rows = topk_lowest_row_on_ties(scores, k_max)
+        top_scores, top_rows = top_k(scores, k_max)
         all_scores, all_rows = top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
         items, gates = self.catalogue.items, self.catalogue.gates
         for b, i in enumerate(good):
@@ -126,19 +127,6 @@ class RankingService:
                 gates=gates[[r for _, r in kept]].tolist() if (with_gates or queries[i].gates) else None,
             )
         return answers
-
-
-def topk_lowest_row_on_ties(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.topk, then equal scores reordered by catalogue row (the offline rank op's tie rule).
-
-    torch.topk does not promise an order among equal values; a stable sort of its k results by score
-    restores row order within ties (the choice at the k-th boundary among exact ties stays topk's).
-    """
-    values, rows = torch.topk(scores, k, dim=1, sorted=True)
-    rows_sorted, order = torch.sort(rows, dim=1)
-    values_by_row = values.gather(1, order)
-    final = torch.sort(values_by_row, dim=1, descending=True, stable=True).indices
-    return values_by_row.gather(1, final), rows_sorted.gather(1, final)
 
 
 @dataclass

@@ -12,8 +12,9 @@ candidates in order (only the tail chunks carry padding), so the loss is the sam
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -75,3 +76,24 @@ def pad_rows(t: torch.Tensor, size: int, fill: int | float = 0) -> torch.Tensor:
 
 def sequences_of(order: torch.Tensor, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [sequences[int(i)] for i in order]
+
+
+T = TypeVar("T")
+
+
+def prefetch(items: Iterable[T]) -> Iterator[T]:
+    """Yield `items`, producing the next one on a background thread while the caller works on this one.
+
+    Batch assembly (numpy on the sequences) then overlaps the step's torch kernels, which release the GIL.
+    The order and the items are exactly those of `items`; an exception while producing one is raised here.
+    """
+    done = object()
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkedout-batches") as pool:
+        pending = pool.submit(next, source, done)
+        while True:
+            item = pending.result()
+            if item is done:
+                return
+            pending = pool.submit(next, source, done)
+            yield item  # type: ignore[misc]

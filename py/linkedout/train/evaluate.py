@@ -1,7 +1,7 @@
 """Full-catalogue ranking with the MicroLens protocol (design.md): exact ranks, history masked, exact ties.
 
     score(u, v) = <user_u, z_v>;  masked items (the user's kept items before the target) score -inf
-    rank = 1 + #{score > s_t} + #{score == s_t and catalogue index < target's}
+    rank = 1 + #{score > s_t} + #{score == s_t and catalogue index < target's}   (linkedout.model.ranking)
 
 Everything runs in float32 without autocast so the same weights always give the same ranks.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from linkedout.model.recommender import LinkedOutRecommender
+from linkedout.model.ranking import batch_rows, flat_mask, rank_batch
 
 from .data import ContentSource, EvalSplit
 
@@ -63,23 +64,11 @@ def user_vectors(model: LinkedOutRecommender, z: torch.Tensor, histories: list[n
 
 
 def rank_targets(scores: torch.Tensor, targets: torch.Tensor, masked: list[np.ndarray], topk: int) -> tuple[torch.Tensor, list[np.ndarray]]:
-    """Exact 1-based ranks [U] (int64) and top-K catalogue indices per user (masked items excluded)."""
-    scores = scores.clone()
-    rows = np.concatenate([np.full(len(m), i) for i, m in enumerate(masked)]) if masked else np.zeros(0)
-    cols = np.concatenate(masked) if masked else np.zeros(0)
-    if len(cols):
-        scores[torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64))] = float("-inf")
-    users = torch.arange(scores.shape[0], device=scores.device)
-    target_score = scores[users, targets][:, None]
-    index = torch.arange(scores.shape[1], device=scores.device)[None, :]
-    ranks = 1 + (scores > target_score).sum(1) + ((scores == target_score) & (index < targets[:, None])).sum(1)
-    top: list[np.ndarray] = []
-    if topk > 0:
-        order = torch.sort(scores, dim=1, descending=True, stable=True)  # ties: lower catalogue index first
-        k = min(topk, scores.shape[1])
-        vals, idx = order.values[:, :k].cpu(), order.indices[:, :k].cpu()
-        top = [i[torch.isfinite(v)].numpy() for v, i in zip(vals, idx)]
-    return ranks.cpu(), top
+    """Exact 1-based ranks [U] (int64) and top-K catalogue indices per user (masked items excluded).
+
+    The caller's scores are left as they are (use `linkedout.model.ranking.rank_batch` to mask in place)."""
+    rows, cols = flat_mask(masked)
+    return rank_batch(scores.clone(), targets, rows, cols, topk)
 
 
 @dataclass
@@ -105,13 +94,15 @@ def rank_split(model: LinkedOutRecommender, z: torch.Tensor, split: EvalSplit, t
     stop = len(split) if stop is None else stop
     ranks: list[torch.Tensor] = []
     tops: list[np.ndarray] = []
+    batch_users = batch_rows(z.shape[0], batch_users)
     for s in range(start, stop, batch_users):
         e = min(s + batch_users, stop)
         users = user_vectors(model, z, split.histories[s:e])
         if not torch.isfinite(users).all():
             raise FloatingPointError(f"{split.name}: user vectors contain NaN/inf (training diverged?)")
         scores = users @ z.T  # [u, n_items]
-        r, t = rank_targets(scores, torch.from_numpy(split.targets[s:e]).to(z.device), split.masked[s:e], topk)
+        rows, cols = flat_mask(split.masked[s:e])
+        r, t = rank_batch(scores, torch.from_numpy(split.targets[s:e]), rows, cols, topk)
         ranks.append(r)
         tops += t
     all_ranks = torch.cat(ranks).numpy().astype(np.int32) if ranks else np.zeros(0, np.int32)

@@ -38,7 +38,7 @@ from linkedout.model.config import ConfigError, RecommenderConfig, to_dict
 from linkedout.model.losses import LossWeights, recommendation_loss
 from linkedout.model.recommender import LinkedOutRecommender
 
-from .batching import TrainBatch, chunk_bounds, make_batch, pad_rows, sequences_of
+from .batching import TrainBatch, chunk_bounds, make_batch, pad_rows, prefetch, sequences_of
 from .checkpoint import check_compatible, load_checkpoint, load_model_state, save_checkpoint
 from .data import Catalogue, ContentSource, EvalSplit, open_content, read_train_sequences
 from .evaluate import catalogue_embeddings, rank_split
@@ -317,9 +317,10 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
         order = torch.randperm(len(train_sequences), generator=shuffle)
         torch.manual_seed(tcfg.seed * 1_000_003 + epoch * 7919 + dctx.rank)  # dropout masks of this epoch
         losses = []
-        for start in range(0, len(order), tcfg.batch_size):
-            batch = make_batch(sequences_of(order[start:start + tcfg.batch_size], train_sequences), cfg.ranker.max_history,
-                               n_items if tcfg.negatives == "full" else None)
+        batches = (make_batch(sequences_of(order[start:start + tcfg.batch_size], train_sequences), cfg.ranker.max_history,
+                              n_items if tcfg.negatives == "full" else None)
+                   for start in range(0, len(order), tcfg.batch_size))
+        for batch in prefetch(batches):
             lrs = _lr_columns(optimizer)
             values = train_step(sc, batch)
             losses.append(values["loss"])

@@ -17,7 +17,7 @@ import torch
 
 from linkedout.model.config import ConfigError
 from linkedout.store.token_store import TokenStoreError
-from linkedout.protocol.op import FrameValue, Handler, OpContext, OpError, OpResult
+from linkedout.protocol.op import FrameValue, Handler, OpContext, OpError, OpResult, torch_threads
 
 from .checkpoint import CheckpointError
 from .data import DataError, EvalSplit
@@ -48,9 +48,11 @@ def _clear_errors(fn: Handler) -> Handler:
 @_clear_errors
 def train_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
     """Train (or resume) the run described by `args` (a TrainSpec)."""
-    spec = TrainSpec.from_json(args)
+    spec_json = {k: v for k, v in args.items() if k != "threads"}  # threads: how to run this call, not the run
+    spec = TrainSpec.from_json(spec_json)
     device = ctx.device if spec.device == "auto" else torch.device(spec.device)
-    summary = train(spec, device=device, progress=lambda done, total, message: ctx.progress(done, total, "epochs", message))
+    with torch_threads(args.get("threads")):
+        summary = train(spec, device=device, progress=lambda done, total, message: ctx.progress(done, total, "epochs", message))
     return OpResult(result=summary)
 
 

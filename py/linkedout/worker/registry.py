@@ -14,6 +14,7 @@ from . import builtin_ops
 from linkedout.extract import ops as extract_ops
 from linkedout.protocol.op import Op, TensorSpec
 from linkedout.bench import extract as extract_bench
+from linkedout.bench import rank as rank_bench
 from linkedout.bench import serve as serve_bench
 from linkedout.bench import train as train_bench
 from linkedout.serve import ops as serve_ops
@@ -41,6 +42,7 @@ OPS: dict[str, Op] = {
     "train": Op(handler=train_ops.train_op, args_schema="train", frames={}, progress=True),
     "rank": Op(handler=train_ops.rank_op, args_schema="rank", frames={}, progress=True),
     "bench_train": Op(handler=train_bench.bench_train_op, args_schema="bench_train", frames={}, progress=True),
+    "bench_rank_floor": Op(handler=rank_bench.bench_rank_floor_op, args_schema="bench_rank_floor", frames={}),
     # store-and-retrieve (py/linkedout/serve): EmbeddingStore and online ranking
     "embed": Op(handler=serve_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serve_ops.recommend, args_schema="recommend", frames={}),

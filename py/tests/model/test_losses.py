@@ -59,3 +59,20 @@ def test_total_weights_the_terms() -> None:
                             LossWeights(align=0.5, uniformity=2.0))
     assert abs(float(t.total) - float(t.ce + 0.5 * t.align + 2.0 * t.uniformity)) < 1e-5
     assert float(t.align) > 0 and float(t.uniformity) < 0
+
+
+def test_zero_weight_terms_are_not_computed_and_uniformity_reads_the_batch_items() -> None:
+    per_position, lengths, target_rows, candidates, user_items = _inputs()
+    empty = torch.zeros(7, 0)
+    # two catalogue rows no user of the batch holds (negatives=full): negatives for CE, not part of uniformity
+    catalogue = torch.cat([candidates, torch.randn(2, 4)])
+    held = torch.cat([user_items, torch.zeros(2, 2, dtype=torch.bool)], dim=1)
+    off = recommendation_loss(per_position, lengths, target_rows, catalogue, None, held, empty, empty, 0,
+                              LossWeights(align=0.0, uniformity=0.0))
+    assert float(off.align) == 0.0 and float(off.uniformity) == 0.0 and float(off.total) == float(off.ce)
+    on = recommendation_loss(per_position, lengths, target_rows, catalogue, None, held, empty, empty, 0,
+                             LossWeights(align=1.0, uniformity=1.0))
+    users_last = per_position[torch.arange(2), lengths - 1]
+    expected = 0.5 * (float(uniformity(users_last)) + float(uniformity(candidates)))
+    assert abs(float(on.uniformity) - expected) < 1e-5
+    assert float(on.ce) == float(off.ce)

@@ -16,7 +16,6 @@ from linkedout.serve.service import (
     RankingService,
     ServingState,
     refresh_if_changed,
-    topk_lowest_row_on_ties,
 )
 
 
@@ -111,12 +110,6 @@ def test_fewer_items_than_k_once_seen_items_are_masked() -> None:
     svc = RankingService(cat, MeanLastTower(16).eval(), max_k=10)
     (a,) = svc.recommend([Query(history=["item0000", "item0001"], k=10, exclude=["item0002"])])
     assert isinstance(a, Answer) and sorted(a.items) == ["item0003", "item0004", "item0005"]
-
-
-def test_ties_are_broken_by_lower_catalogue_row() -> None:
-    scores = torch.tensor([[1.0, 3.0, 3.0, 0.5, 3.0, 2.0]])
-    values, rows = topk_lowest_row_on_ties(scores, 4)
-    assert rows.tolist() == [[1, 2, 4, 5]] and values.tolist() == [[3.0, 3.0, 3.0, 2.0]]
 
 
 def test_a_running_service_picks_up_items_added_to_the_store(tmp_path: Path) -> None:

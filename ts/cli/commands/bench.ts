@@ -6,6 +6,12 @@ import type { BenchReport } from "../../bench/report.js";
 
 interface BenchRunOptions {
   quick: boolean;
+  /** scale: users, items, videos rendered and extracted */
+  users?: number;
+  items?: number;
+  content: boolean;
+  /** scale: --set overrides for the pipeline's config */
+  sets: string[];
   /** run on cuda:0 where the bench has a GPU path (extract) */
   gpu: boolean;
   /** bench gpu: the same code paths at toy sizes on the CPU */
@@ -44,6 +50,11 @@ const BENCHES: Record<string, BenchEntry> = {
     describe: "one prepared command for a lent GPU (< 8 min on one H100): 7B-shaped extraction s/video + hook overhead, bf16 train step resident vs from the store, 1M-item top-K; --tiny: toy sizes on CPU",
     run: async (o) => (await import("../../bench/gpu.js")).runGpuBench(o),
   },
+  scale: {
+    describe: "the pipeline at MicroLens-100K size (--users, --items; --content renders and extracts): per-stage wall/CPU/peak RSS/disk, rank vs its bare floor",
+    run: async (o) =>
+      (await import("../../bench/scale.js")).runScaleBench({ log: o.log, content: o.content, sets: o.sets, ...(o.users ? { users: o.users } : {}), ...(o.items ? { items: o.items } : {}) }),
+  },
 };
 
 interface BenchArgs {
@@ -52,10 +63,14 @@ interface BenchArgs {
   quick: boolean;
   gpu: boolean;
   tiny: boolean;
+  users?: number;
+  items?: number;
+  content: boolean;
+  set: string[];
   out?: string;
 }
 
-/** `lo-exp bench <what> [--json] [--quick] [--out FILE]`: run a benchmark, print a table, write JSON. */
+/** `lo-exp bench <what> [--json] [--quick] [--out FILE]` (scale: `[--users N] [--items M] [--content] [--set K=V]`): run a benchmark, print a table, write JSON. */
 export const benchCommand: CliCommand<BenchArgs> = {
   command: "bench <what>",
   describe: `Benchmarks (measured, never asserted in tests): ${Object.keys(BENCHES).join(", ")}`,
@@ -65,12 +80,29 @@ export const benchCommand: CliCommand<BenchArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of tables" })
       .option("gpu", { type: "boolean", default: false, describe: "GPU path where a bench has one (extract: cuda:0)" })
       .option("tiny", { type: "boolean", default: false, describe: "bench gpu: the same code paths at toy sizes on the CPU (a smoke run)" })
+      .option("users", { type: "number", describe: "scale: users (default 100000)" })
+      .option("items", { type: "number", describe: "scale: catalogue size (default 19738)" })
+      .option("content", { type: "boolean", default: false, describe: "scale: render the videos and extract the catalogue with the tiny backbone" })
+      .option("set", { type: "string", array: true, default: [], describe: "scale: config override for the pipeline run, e.g. --set train.negatives=full" })
       .option("quick", { type: "boolean", default: false, describe: "fewer sizes and repeats (a smoke run)" })
       .option("out", { type: "string", describe: "where to write the JSON (default results/bench/<what>.json)" }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     const entry = BENCHES[args.what];
     if (!entry) throw new CliError(`bench: unknown benchmark '${args.what}' (have: ${Object.keys(BENCHES).join(", ")})`);
-    const report = await entry.run({ quick: args.quick, gpu: args.gpu, tiny: args.tiny, log: (line) => process.stderr.write(`${line}\n`) });
+    for (const key of ["users", "items"] as const) {
+      const v = args[key];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new CliError(`bench: --${key} ${String(v)}: expected a positive integer`);
+    }
+    const report = await entry.run({
+      quick: args.quick,
+      gpu: args.gpu,
+      tiny: args.tiny,
+      content: args.content,
+      sets: args.set.map(String),
+      ...(args.users !== undefined ? { users: args.users } : {}),
+      ...(args.items !== undefined ? { items: args.items } : {}),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
     const { formatBenchReport } = await import("../../bench/report.js");
     const out = args.out ?? path.join("results", "bench", `${args.what}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
