@@ -83,7 +83,10 @@ def recommendation_loss(
     ce = F.cross_entropy(logits, targets)
 
     align = alignment(users, candidates[targets])
-    unif = 0.5 * (uniformity(last_position(per_position, lengths)) + uniformity(candidates))
+    if weights.uniformity > 0:
+        unif = 0.5 * (uniformity(last_position(per_position, lengths)) + uniformity(candidates))
+    else:  # weight 0: skip the O(C²) pairwise distances (C = the whole catalogue with negatives: full)
+        unif = ce * 0.0
     if gate_probs.shape[1] > 0 and top_k > 0:
         lb = load_balancing_loss(gate_probs, routed, top_k)
     else:
