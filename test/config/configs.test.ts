@@ -66,12 +66,10 @@ describe("shipped configs (configs/, experiments/)", () => {
     const loss = { align_weight: 0, uniformity_gamma: 0, popularity_correction: false };
     for (const name of ["sasrec-id", "gru4rec-id", "nextitnet-id"]) {
       const { config } = await loadConfig(join(REPO, `configs/${name}.yaml`), { cwd: REPO });
-      expect(config.train, name).to.deep.include(recipe);
-      expect(config.train.loss, name).to.deep.equal(loss);
+      expect(config.train, name).to.deep.include({ ...recipe, loss });
     }
     const { config } = await loadConfig(join(REPO, "configs/linkedout.yaml"), { cwd: REPO });
     expect(config.train).to.deep.include({ negatives: "in_batch", weight_decay: 0.1 });
-    expect(config.train.loss.popularity_correction).to.equal(true);
   });
 
   it("every experiment table loads; the paper numbers are the published ones", () => {

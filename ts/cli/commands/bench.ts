@@ -8,6 +8,7 @@ import { runTrainBench } from "../../bench/train.js";
 import { runServeBench } from "../../bench/serve.js";
 import { runExtractBench } from "../../bench/extract.js";
 import { runDataBenchEntry } from "../../bench/data.js";
+import { runRecboleBench } from "../../bench/recbole.js";
 
 interface BenchRunOptions {
   quick: boolean;
@@ -30,6 +31,7 @@ const BENCHES: Record<string, BenchEntry> = {
   extract: { describe: "hooks vs plain generate (hook_overhead), items/s, memory: tiny model on CPU; --gpu: 7B configuration, random bf16 weights", run: (o) => runExtractBench(o) },
   serve: { describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test", run: (o) => runServeBench(o) },
   data: { describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s", run: (o) => runDataBenchEntry(o) },
+  recbole: { describe: "ID baselines (configs/*-id.yaml) vs RecBole 1.2.1 on the synthetic 10k split, MicroLens masking, 3 seeds (own venv: .bench-venv/recbole)", run: (o) => runRecboleBench(o) },
 };
 
 interface BenchArgs {

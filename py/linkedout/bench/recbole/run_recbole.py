@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    args.split, args.atomic, args.out = args.split.resolve(), args.atomic.resolve(), args.out.resolve()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    os.chdir(args.out.parent)  # RecBole writes log/ and log_tensorboard/ into the working directory
 
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
