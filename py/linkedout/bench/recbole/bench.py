@@ -56,7 +56,10 @@ def run_ours(model: str, seed: int, split: Path, run_dir: Path, epochs: int, pat
     env = {**os.environ, "PYTHONPATH": str(REPO / "py")}
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "linkedout.train", "--spec", str(run_dir / "bench-spec.json"), "--threads", "1"],
-                         check=True, capture_output=True, text=True, env=env, cwd=REPO)
+                         capture_output=True, text=True, env=env, cwd=REPO)
+    if out.returncode != 0:
+        tail = "\n".join(out.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"bench recbole: ours {model} seed {seed} failed (exit {out.returncode}):\n{tail}")
     fit_seconds = time.monotonic() - started
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     ranks = ipc.open_file(run_dir / "ranks.arrow").read_all().to_pydict()
@@ -67,12 +70,17 @@ def run_ours(model: str, seed: int, split: Path, run_dir: Path, epochs: int, pat
             "masked": {s: _metrics(r) for s, r in by_split.items()}, "config": str(config.relative_to(REPO)), "sets": sets}
 
 
-def run_recbole(model: str, seed: int, split: Path, atomic: Path, out: Path, epochs: int, patience: int) -> dict[str, Any]:
+def run_recbole(model: str, seed: int, split: Path, atomic: Path, out: Path, epochs: int, patience: int,
+                stop_at: float | None = None) -> dict[str, Any]:
     py = REPO / ".bench-venv" / "recbole" / "bin" / "python"
     subprocess.run(["bash", str(Path(__file__).with_name("setup-venv.sh"))], check=True, cwd=REPO)
-    subprocess.run([str(py), str(Path(__file__).with_name("run_recbole.py")), "--split", str(split), "--atomic", str(atomic),
-                    "--model", RECBOLE_NAMES[model], "--seed", str(seed), "--epochs", str(epochs), "--patience", str(patience),
-                    "--out", str(out)], check=True, cwd=REPO, capture_output=True, text=True)
+    run = subprocess.run([str(py), str(Path(__file__).with_name("run_recbole.py")), "--split", str(split), "--atomic", str(atomic),
+                          "--model", RECBOLE_NAMES[model], "--seed", str(seed), "--epochs", str(epochs), "--patience", str(patience),
+                          "--out", str(out), *(["--stop-at", str(stop_at)] if stop_at else [])],
+                         cwd=REPO, capture_output=True, text=True)
+    if run.returncode != 0:
+        tail = "\n".join(run.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"bench recbole: RecBole {model} seed {seed} failed (exit {run.returncode}):\n{tail}")
     result = json.loads(out.read_text())
     result["model"] = model
     return result
@@ -111,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sides", default="ours,recbole")
     p.add_argument("--epochs", type=int, default=50, help="epoch cap, both sides")
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation HR@10, both sides")
+    p.add_argument("--stop-at", type=float, default=None,
+                   help="UNIX time after which RecBole ends training at the next epoch and scores its best model so far")
     p.add_argument("--set", action="append", default=[], help="extra `lo-exp --set` for our side (repeatable)")
     args = p.parse_args(argv)
     split, out = args.split.resolve(), args.out.resolve()
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     r = run_ours(model, seed, split, out / "runs" / f"{model}-ours-{seed}", args.epochs, args.patience, args.set)
                 else:
                     r = run_recbole(model, seed, split, atomic, out / "runs" / f"{model}-recbole-{seed}.recbole.json",
-                                    args.epochs, args.patience)
+                                    args.epochs, args.patience, args.stop_at)
                 r["loadavg_before"] = load
                 r["loadavg_after"] = os.getloadavg()
                 path.parent.mkdir(parents=True, exist_ok=True)

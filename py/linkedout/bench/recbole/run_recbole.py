@@ -36,6 +36,10 @@ from linkedout.train.evaluate import SplitRanks, rank_targets  # noqa: E402
 DATASET = "split"
 
 
+class Deadline(Exception):
+    """Raised after an epoch past --stop-at; RecBole's fit has no other way out."""
+
+
 def recbole_config(model: str, atomic_dir: Path, seed: int, epochs: int, patience: int, max_history: int,
                    checkpoint_dir: Path, extra: dict[str, object]) -> dict[str, object]:
     """RecBole's own defaults for `model` except what makes the two sides comparable (stated in docs)."""
@@ -96,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", default="{}", help="JSON object of extra RecBole config keys")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--stop-at", type=float, default=None,
+                   help="UNIX time: end training after the first epoch past it, then score the best model so far")
+    p.add_argument("--from-checkpoint", type=Path, default=None,
+                   help="no training: score this saved best model (a run cut short keeps its best checkpoint)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.split, args.atomic, args.out = args.split.resolve(), args.atomic.resolve(), args.out.resolve()
+    checkpoint = args.from_checkpoint.resolve() if args.from_checkpoint else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     os.chdir(args.out.parent)  # RecBole writes log/ and log_tensorboard/ into the working directory
 
@@ -132,16 +141,30 @@ def main(argv: list[str] | None = None) -> int:
 
     trainer._train_epoch, trainer._valid_epoch = timed_train, timed_valid
     t0 = time.monotonic()
-    trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
+    stopped_at_deadline = False
+    if checkpoint is None:
+        def deadline(epoch_idx: int, valid_score: float) -> None:
+            if args.stop_at is not None and time.time() > args.stop_at:
+                raise Deadline
+
+        try:
+            trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False, callback_fn=deadline)
+        except Deadline:
+            stopped_at_deadline = True
+        best_epoch = len(epoch_seconds) - trainer.cur_step
+    else:
+        best_epoch = int(torch.load(checkpoint, map_location="cpu")["epoch"]) + 1
     fit_seconds = time.monotonic() - t0
     trainer._valid_epoch = valid_epoch
-    own_test = trainer.evaluate(test_data, load_best_model=True)  # loads the best checkpoint into `model`
+    # loads the best checkpoint into `model`
+    own_test = trainer.evaluate(test_data, load_best_model=True, model_file=str(checkpoint) if checkpoint else None)
     own_valid = trainer.evaluate(valid_data, load_best_model=False)
 
     catalogue = Catalogue.read(args.split / "items.arrow")
     result: dict[str, object] = {
         "side": "recbole", "model": args.model, "seed": args.seed, "epochs_done": len(epoch_seconds),
-        "best_epoch": len(epoch_seconds) - trainer.cur_step, "epoch_seconds": float(np.median(epoch_seconds)),
+        "best_epoch": best_epoch, "epoch_seconds": float(np.median(epoch_seconds)) if epoch_seconds else None,
+        "from_checkpoint": str(checkpoint) if checkpoint else None, "stopped_at_deadline": stopped_at_deadline,
         "fit_seconds": fit_seconds, "parameters": sum(p.numel() for p in model.parameters()),
         "recbole": {"valid": {k.lower(): float(v) for k, v in own_valid.items()},
                     "test": {k.lower(): float(v) for k, v in own_test.items()}},
