@@ -51,7 +51,7 @@ def run_ours(model: str, seed: int, split: Path, run_dir: Path, epochs: int, pat
     resolved = json.loads(subprocess.run(args, check=True, capture_output=True, text=True, cwd=REPO).stdout)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = {"run_dir": str(run_dir), "split_dir": str(split), "recommender": resolved["recommender"],
-            "train": resolved["train"], "resume": False, "device": "cpu"}
+            "train": resolved["train"], "resume": True, "device": "cpu"}  # a cut-short run continues
     (run_dir / "bench-spec.json").write_text(json.dumps(spec, indent=2))
     env = {**os.environ, "PYTHONPATH": str(REPO / "py")}
     started = time.monotonic()
