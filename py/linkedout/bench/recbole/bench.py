@@ -103,9 +103,10 @@ def table(runs: list[dict[str, Any]]) -> str:
             if not rs:
                 continue
             own = mean_std([r["recbole"]["test"]["hit@10"] for r in rs]) if side == "recbole" else "-"
-            row = [model, side, ",".join(str(r["seed"]) for r in rs),
+            row = [model, side, ",".join(str(r["seed"]) + ("*" if r.get("stopped_at_deadline") or r.get("from_checkpoint") else "")
+                                         for r in rs),
                    *(mean_std([r["masked"]["test"][m] for r in rs]) for m in METRICS), own,
-                   ", ".join(str(r["best_epoch"]) for r in rs), mean_std([r["epoch_seconds"] for r in rs]).replace(".0000", "")]
+                   ", ".join(str(r["best_epoch"]) for r in rs), mean_std([r["epoch_seconds"] for r in rs if r.get("epoch_seconds") is not None])]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience on validation HR@10, both sides")
     p.add_argument("--stop-at", type=float, default=None,
                    help="UNIX time after which RecBole ends training at the next epoch and scores its best model so far")
+    p.add_argument("--report", action="store_true", help="run nothing: tabulate the runs already in --out")
     p.add_argument("--set", action="append", default=[], help="extra `lo-exp --set` for our side (repeatable)")
     args = p.parse_args(argv)
     split, out = args.split.resolve(), args.out.resolve()
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 path = out / "runs" / f"{model}-{side}-{seed}.json"
                 if path.exists():  # resumable: a finished run is not repeated
                     runs.append(json.loads(path.read_text()))
+                    continue
+                if args.report:
                     continue
                 load = os.getloadavg()
                 if side == "ours":
