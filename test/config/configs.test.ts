@@ -61,6 +61,17 @@ describe("shipped configs (configs/, experiments/)", () => {
     expect(id.get("split")).to.equal(keys[0]!.get("split"));
   });
 
+  it("the synthetic ID baselines train with the ID-baseline recipe; LinkedOut keeps the paper's", async () => {
+    const recipe = { negatives: "full", weight_decay: 0 };
+    const loss = { align_weight: 0, uniformity_gamma: 0, popularity_correction: false };
+    for (const name of ["sasrec-id", "gru4rec-id", "nextitnet-id"]) {
+      const { config } = await loadConfig(join(REPO, `configs/${name}.yaml`), { cwd: REPO });
+      expect(config.train, name).to.deep.include({ ...recipe, loss });
+    }
+    const { config } = await loadConfig(join(REPO, "configs/linkedout.yaml"), { cwd: REPO });
+    expect(config.train).to.deep.include({ negatives: "in_batch", weight_decay: 0.1 });
+  });
+
   it("every experiment table loads; the paper numbers are the published ones", () => {
     const tables = yamlFiles(join(REPO, "experiments")).map((f) => loadTableSpec(f, REPO));
     expect(tables.map((t) => t.name).sort()).to.deep.equal(["microlens-100k-table3", "microlens-100k-table4", "table2", "table3", "table4"]);

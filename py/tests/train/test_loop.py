@@ -238,3 +238,32 @@ def test_fp16_on_cpu_and_bad_inputs_are_clear_errors(tiny_data: Any, tmp_path: P
     with pytest.raises(OpError, match=r"manifest\.json: missing") as err:
         train_op({**tiny_data.spec(tmp_path / "c"), "store": str(tmp_path / "no-store")}, {}, ctx)
     assert err.value.type == "DataInvalid"
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_id_baseline_adam_leaves_items_without_gradient_alone(tiny_data: Any, tmp_path: Path, weight_decay: float) -> None:
+    """The ID-baseline recipe (weight_decay 0 = plain Adam): an item's ID vector moves only through its
+    gradient; LinkedOut's AdamW (0.1) also shrinks the vectors of items absent from the batch."""
+    spec = TrainSpec.from_json(tiny_data.spec(tmp_path / "run", {"item_content": False, "item_id_embeddings": True},
+                                              weight_decay=weight_decay, loss={"align_weight": 0, "uniformity_gamma": 0,
+                                                                               "popularity_correction": False}))
+    catalogue = Catalogue.read(tiny_data.split_dir / "items.arrow")
+    _, sequences = read_train_sequences(tiny_data.split_dir / "train.arrow", catalogue)
+    model = build_model(spec.recommender, model_shapes(None, catalogue, None), seed=0)
+    optimizer = build_optimizer(model, spec.train)
+    sc = StepContext(model=model, wrapped=model, optimizer=optimizer, scaler=torch.amp.GradScaler("cuda", enabled=False),
+                     content=None, dist=DistContext(), device=torch.device("cpu"), precision="fp32", log_popularity=None,
+                     tcfg=spec.train, loss_weights=LossWeights(0.0, 0.0, 0.0))
+    batch = make_batch([s for s in sequences if len(s) >= 2][:2], spec.recommender.ranker.max_history)  # in-batch candidates
+    absent = sorted(set(range(len(catalogue))) - set(batch.candidates.tolist()))
+    assert absent
+    table = model.item_encoder.id_embedding.weight
+    before = table.detach().clone()
+    train_step(sc, batch)
+    moved = ~torch.isclose(table.detach()[absent], before[absent], rtol=0, atol=0).all(dim=1)
+    norms_before, norms_after = before[absent].norm(dim=1), table.detach()[absent].norm(dim=1)
+    if weight_decay == 0:
+        assert not moved.any()
+    else:
+        assert moved.all() and (norms_after < norms_before).all()
+    assert not torch.equal(table.detach()[batch.candidates], before[batch.candidates])  # batch items do learn

@@ -55,6 +55,10 @@ const BENCHES: Record<string, BenchEntry> = {
     run: async (o) =>
       (await import("../../bench/scale.js")).runScaleBench({ log: o.log, content: o.content, sets: o.sets, ...(o.users ? { users: o.users } : {}), ...(o.items ? { items: o.items } : {}) }),
   },
+  recbole: {
+    describe: "ID baselines (configs/*-id.yaml) vs RecBole 1.2.1 on the synthetic 10k split, MicroLens masking, 3 seeds (own venv: .bench-venv/recbole)",
+    run: async (o) => (await import("../../bench/recbole.js")).runRecboleBench(o),
+  },
 };
 
 interface BenchArgs {
