@@ -32,7 +32,8 @@ describe("lo-exp bench gpu --tiny --json (the GPU script's code paths at toy siz
     expect(r.train_step_s_from_store as number).to.be.greaterThan(0);
     expect(r.tiny).to.equal(true);
     expect((r.extract_rows as { batch_size: number; prompts: number }[]).map((x) => [x.batch_size, x.prompts])).to.deep.equal([[2, 2], [4, 2]]);
-    expect(r.extract_taps).to.deep.equal([3, 7, 11, 15]); // every 4th layer of the 16-layer toy model
+    // every 4th layer from the first (0, 4, 8, 12) of the 16-layer toy model, and its last layer (stored for the last-layer ablation)
+    expect(r.extract_taps).to.deep.equal([0, 4, 8, 12, 15]);
     expect(JSON.parse(readFileSync(out, "utf8"))).to.deep.equal(r);
     expect(readFileSync(join(dir, "gpu.md"), "utf8")).to.match(/\| train step, features from the on-disk TokenStore +\| [0-9.]+ s/);
     expect(stderr).to.match(/\[bench gpu +[0-9.]+s\] topk: 64 users x 100000 items/); // progress lines, one per step

@@ -80,7 +80,10 @@ def bench_extraction(dev: torch.device, sz: Sizes, log: Log) -> dict[str, Any]:
     log(f"extract: random {sz.backbone} LLaVA-OneVision built on {dev} in {time.perf_counter() - t0:.1f} s "
         f"({sum(p.numel() for p in backbone.model.parameters()) / 1e9:.2f} B params, bf16, sdpa)")
     prompts = ("Describe this video in detail.", "What is the main topic of this video?")
-    settings = ExtractSettings(frames=8, prompts=prompts, tap_every=4, merged_tokens=32, max_new_tokens=8, batch_size=1)
+    # the 7B taps the paper's layers (L0..L20; the last layer is stored too: 7 taps, the train preset's shapes);
+    # the toy model taps every 4th layer by the same rule
+    taps = (0, 4, 8, 12, 16, 20) if sz.backbone == "7b" else ()
+    settings = ExtractSettings(frames=8, prompts=prompts, tap_every=4, taps=taps, merged_tokens=32, max_new_tokens=8, batch_size=1)
     side = int(backbone.processor.video_processor.size["height"])
     rows = []
     try:

@@ -18,7 +18,7 @@ def test_the_7b_backbone_builds_on_the_meta_device_with_the_7b_store_shapes() ->
     assert all(p.device.type == "meta" for p in b.model.parameters())  # nothing was allocated on the CPU
     assert 8.0e9 < sum(p.numel() for p in b.model.parameters()) < 8.1e9
     assert b.model.config.text_config._attn_implementation == "sdpa"
-    taps = Extractor(b, ExtractSettings(tap_every=4)).taps
+    taps = Extractor(b, ExtractSettings(taps=(0, 4, 8, 12, 16, 20))).taps  # the paper's L0..L20, + the last layer stored
     preset = PRESETS[SIZES["gpu"].train_preset]
     assert (len(taps), b.d_model) == (preset.taps, preset.d_model) == (7, 3584)
     # 8 frames at 384 px -> 196 video tokens per frame (+1 newline token), as the real 7B processor
