@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { onJsonEvents } from "./fixtures/json-events.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const LINKEDOUT = join(REPO, "configs/linkedout.yaml");
@@ -88,20 +89,11 @@ function runCli(sets: string[], onEvent: (ev: Event, pid: number) => void, watch
   const pid = child.pid!;
   const events: Event[] = [];
   let stderr = "";
-  let buf = "";
   const poll = watch ? setInterval(() => watch(pid) && clearInterval(poll), 50) : undefined;
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.on("data", (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith("{")) continue;
-      const ev = JSON.parse(line) as Event;
-      events.push(ev);
-      onEvent(ev, pid);
-    }
+  onJsonEvents<Event>(child.stdout!, (ev) => {
+    events.push(ev);
+    onEvent(ev, pid);
   });
   return new Promise((resolve) =>
     child.on("exit", (code, signal) => {

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
 import { Reporter, type RunEvent } from "../../ts/schedule/progress.js";
 import { runConfig, runTable } from "../../ts/schedule/run.js";
+import { onJsonEvents } from "./fixtures/json-events.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const TABLE4 = join(REPO, "experiments/table4.yaml");
@@ -176,7 +177,6 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
         [join(REPO, "bin/lo-exp.js"), "run", LINKEDOUT, "--json", "--set", `cache_dir=${killCache}`, "--set", `results_dir=${killResults}`, ...SMALL.flatMap((s) => ["--set", s])],
         { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
       );
-      let buf = "";
       let stderr = "";
       let fired = false;
       const events: Record<string, unknown>[] = [];
@@ -184,20 +184,12 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; events: Record<string, unknown>[]; stderr: string; workers: number[] }>(
         (resolve) => {
           let workers: number[] = [];
-          child.stdout!.on("data", (d: Buffer) => {
-            buf += d.toString();
-            let nl: number;
-            while ((nl = buf.indexOf("\n")) >= 0) {
-              const line = buf.slice(0, nl);
-              buf = buf.slice(nl + 1);
-              if (!line.startsWith("{")) continue;
-              const ev = JSON.parse(line) as Record<string, unknown>;
-              events.push(ev);
-              if (!fired && signal && when(ev)) {
-                fired = true;
-                workers = childPids(child.pid!);
-                child.kill(signal);
-              }
+          onJsonEvents(child.stdout!, (ev) => {
+            events.push(ev);
+            if (!fired && signal && when(ev)) {
+              fired = true;
+              workers = childPids(child.pid!);
+              child.kill(signal);
             }
           });
           child.on("exit", (code, sig) => resolve({ code, signal: sig, events, stderr, workers }));
