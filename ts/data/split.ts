@@ -121,9 +121,11 @@ export function officialSplit(
   };
   if (protocol.minInteractions < 3) throw new RangeError(`minInteractions must be ≥ 3 (train, valid, test), got ${protocol.minInteractions}`);
   if (protocol.keep < protocol.minInteractions) throw new RangeError(`keep (${protocol.keep}) must be ≥ minInteractions (${protocol.minInteractions})`);
-  const sequences: Map<string, string[][]> = opts.lineSequences
-    ? lineSequences(interactions)
-    : new Map([...userSequences(interactions)].map(([user, seq]) => [user, [seq]]));
+  // .tsv: each user's lines; otherwise one time-ordered sequence per user (not copied into lines)
+  const perLine = opts.lineSequences ? lineSequences(interactions) : undefined;
+  const perUser = perLine ? undefined : userSequences(interactions);
+  const usersIn = (perLine ?? perUser!).size;
+  const userIds = perLine ? perLine.keys() : perUser!.keys();
   const itemsIn = new Set(interactions.map((x) => x.item)).size;
   const train: TrainRow[] = [];
   const valid: EvalRow[] = [];
@@ -132,8 +134,9 @@ export function officialSplit(
   const inCatalogue = new Set<string>();
   let interactionsKept = 0;
   let trainSamples = 0;
-  for (const user of sortIds(sequences.keys())) {
-    const long = sequences.get(user)!.filter((seq) => seq.length >= protocol.minInteractions);
+  for (const user of sortIds(userIds)) {
+    const lines = perLine ? perLine.get(user)! : [perUser!.get(user)!];
+    const long = lines.filter((seq) => seq.length >= protocol.minInteractions);
     if (long.length === 0) continue;
     for (const seq of long) for (const item of seq.slice(-protocol.keep)) inCatalogue.add(item);
     const kept = long[long.length - 1]!.slice(-protocol.keep);
@@ -160,9 +163,9 @@ export function officialSplit(
     test,
     protocol,
     counts: {
-      usersIn: sequences.size,
+      usersIn,
       usersKept: train.length,
-      usersDropped: sequences.size - train.length,
+      usersDropped: usersIn - train.length,
       itemsIn,
       itemsKept: items.length,
       interactionsIn: interactions.length,
