@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Entry point for `npx lo-exp`. Runs the compiled CLI in dist/ (`npm run build`, done by scripts/setup.sh)
+// Entry point for `npx lo-exp` (bin/package.json; `npm ci` links it as node_modules/.bin/lo-exp). Runs the
+// bundled CLI in dist/cli/ (`npm run build` = scripts/build.mjs, done by scripts/setup.sh)
 // when it is at least as new as every file under ts/; otherwise (no build yet, or a source edited since)
 // runs the TypeScript source through tsx, which costs about 2 s of start-up per call.
 import { existsSync, readdirSync, statSync } from "node:fs";

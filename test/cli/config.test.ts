@@ -75,13 +75,13 @@ describe("config errors through the CLI (lo-exp config show / run)", function ()
     {
       kind: "nonexistent dataset dir",
       files: { "c8.yaml": "dataset:\n  source: microlens\n  dir: data/MicroLens-100k\n" },
-      args: (f) => ["config", "show", f],
+      args: (f) => ["run", f],
       line: "c8.yaml:3:8 dataset.dir: directory not found: data/MicroLens-100k",
     },
     {
       kind: "nonexistent model path",
       files: { "c9.yaml": "model:\n  path: ./models/llava-7b\n" },
-      args: (f) => ["config", "show", f],
+      args: (f) => ["run", f],
       line: "c9.yaml:2:9 model.path: directory not found: models/llava-7b",
     },
     {
@@ -101,6 +101,15 @@ describe("config errors through the CLI (lo-exp config show / run)", function ()
       expect(r.code, c.kind).to.equal(1);
       expect(r.stdout, c.kind).to.equal("");
     });
+  });
+
+  it("shows a config whose data is not here yet, with a note naming the missing path", async () => {
+    // issue #13: `config show configs/microlens-100k/linkedout.yaml` lists the taps before MicroLens is downloaded
+    const r = await lo(["config", "show", join(REPO, "configs/microlens-100k/linkedout.yaml"), "--json"], dir);
+    expect(r.code).to.equal(0);
+    expect((JSON.parse(r.stdout) as { extract: { taps: number[] } }).extract.taps).to.deep.equal([0, 4, 8, 12, 16, 20]);
+    expect(r.stderr).to.match(/^lo-exp: note: \S*configs\/microlens-100k\/linkedout\.yaml:\d+:\d+ dataset\.dir: directory not found: /);
+    expect(r.stderr.trim().split("\n")).to.have.length(1);
   });
 
   it("prints the resolved config of a good file, with sources", async () => {

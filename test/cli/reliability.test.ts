@@ -3,7 +3,7 @@
 // Cases that used to hang run under a generous timeout that kills the child and fails the test.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -170,6 +170,20 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
 
   it("--version prints package.json's version", async () => {
     const r = await lo(["--version"], dir);
+    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    expect([r.code, r.stdout.trim()]).to.deep.equal([0, pkg.version]);
+  });
+
+  it("`npx lo-exp` is the linked bin package, run without installing anything", async () => {
+    // bin/package.json → node_modules/.bin/lo-exp (npm ci); --no-install fails if npx would have to fetch it.
+    // The link is what keeps npx off its slow path (re-installing the project into its cache each call).
+    expect(realpathSync(join(REPO, "node_modules/.bin/lo-exp"))).to.equal(realpathSync(join(REPO, "bin/lo-exp.js")));
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn("npx", ["--no-install", "lo-exp", "--version"], { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.on("exit", (code) => resolve({ code, stdout }));
+    });
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
     expect([r.code, r.stdout.trim()]).to.deep.equal([0, pkg.version]);
   });

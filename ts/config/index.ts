@@ -23,8 +23,9 @@ export type { SourceLoc, SourceMap, ValueSource } from "./yaml-source.js";
 export interface LoadConfigOptions {
   /** `a.b=v` overrides, applied after the YAML, typed by the schema. */
   sets?: readonly string[];
-  /** check that `x-path` file/dir values exist (default true) */
-  checkPaths?: boolean;
+  /** check that `x-path` file/dir values exist (default true); "report": list missing ones in
+   *  `LoadedConfig.pathProblems` instead of throwing (`config show` of a config whose data is not here yet) */
+  checkPaths?: boolean | "report";
   /** base for `--set` paths and for displaying file names (default process.cwd()) */
   cwd?: string;
   /** schema folder (tests only; default the repository's schemas/) */
@@ -41,6 +42,8 @@ export interface LoadedConfig {
   /** the `extends` chain, this file first */
   chain: string[];
   sets: string[];
+  /** with `checkPaths: "report"`: one line per missing or mistyped path (otherwise thrown) */
+  pathProblems?: string[];
 }
 
 /** One or more config problems, each one line with its location (the CLI prints them, exit code 1). */
@@ -410,10 +413,11 @@ export function loadConfigSync(path: string, options: LoadConfigOptions = {}): L
     const lines = describeAjvErrors(bundle.validate.errors ?? [], locator, candidate);
     throw new ConfigError(lines.length ? lines : [`${displayFile(file, cwd)}: invalid config`]);
   }
-  const problems = resolvePaths(candidate, sources, locator, cwd, options.checkPaths ?? true, bundle);
-  if (problems.length) throw new ConfigError(problems);
+  const checkPaths = options.checkPaths ?? true;
+  const problems = resolvePaths(candidate, sources, locator, cwd, checkPaths !== false, bundle);
+  if (problems.length && checkPaths !== "report") throw new ConfigError(problems);
   orderBySchema(candidate, [], bundle);
-  return { config: candidate, sources, file, chain, sets };
+  return { config: candidate, sources, file, chain, sets, ...(checkPaths === "report" ? { pathProblems: problems } : {}) };
 }
 
 /** What an empty config resolves to: every schema default (paths as written in the schema, not resolved). */

@@ -22,6 +22,7 @@ export const configCommand: CliCommand<ConfigArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print JSON instead of YAML" }) as unknown as Argv<ConfigArgs>,
   handler: async (args) => {
     const { showConfig } = await import("../../config/show.js");
-    process.stdout.write(await showConfig(args.config, { sets: args.set, sources: args.sources, json: args.json }));
+    const onPathProblem = (line: string) => console.error(`lo-exp: note: ${line} (shown anyway; \`lo-exp run\` stops here)`);
+    process.stdout.write(await showConfig(args.config, { sets: args.set, sources: args.sources, json: args.json, onPathProblem }));
   },
 };
