@@ -85,6 +85,7 @@ def recommendation_loss(
     routed: torch.Tensor,  # [C, T]
     top_k: int,
     weights: LossWeights,
+    exclude_user_items: bool = True,  # False: the user's other items stay negatives (RecBole's sequential CE)
 ) -> LossTerms:
     per_position = per_position.float()
     candidates = candidates.float()
@@ -96,8 +97,9 @@ def recommendation_loss(
     logits = users @ candidates.T  # [N, C]
     if log_popularity is not None:
         logits = logits - log_popularity[None, :]
-    rows, cols = own_items_except_target(user_items, owner, targets)
-    logits = logits.index_put((rows, cols), torch.tensor(float("-inf"), device=logits.device))
+    if exclude_user_items:
+        rows, cols = own_items_except_target(user_items, owner, targets)
+        logits = logits.index_put((rows, cols), torch.tensor(float("-inf"), device=logits.device))
     ce = F.cross_entropy(logits, targets)
 
     zero = ce * 0.0

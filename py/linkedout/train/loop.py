@@ -197,7 +197,8 @@ def train_step(sc: StepContext, batch: TrainBatch) -> dict[str, float]:
         gate_probs = routed = out.items.gate_probs
     log_pop = sc.log_popularity[batch.candidates.to(sc.device)] if sc.log_popularity is not None else None
     terms = recommendation_loss(per_position, batch.lengths.to(sc.device), batch.target_rows.to(sc.device), z, log_pop,
-                                batch.user_items.to(sc.device), gate_probs, routed, sc.model.cfg.moe.top_k, sc.loss_weights)
+                                batch.user_items.to(sc.device), gate_probs, routed, sc.model.cfg.moe.top_k, sc.loss_weights,
+                                exclude_user_items=sc.tcfg.loss.exclude_user_items)
     if not torch.isfinite(terms.total):
         raise FloatingPointError(f"training loss is {float(terms.total)} (terms: {terms.as_floats()})")
 

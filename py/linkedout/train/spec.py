@@ -44,6 +44,7 @@ class LossConfig:
     align_weight: float = _DEFAULT["loss"]["align_weight"]  # weight of DirectAU alignment
     uniformity_gamma: float = _DEFAULT["loss"]["uniformity_gamma"]  # γ, weight of DirectAU uniformity
     popularity_correction: bool = _DEFAULT["loss"]["popularity_correction"]  # subtract log(train_count + 1) from training logits
+    exclude_user_items: bool = _DEFAULT["loss"]["exclude_user_items"]  # the user's other items are not negatives
 
 
 @dataclass(frozen=True)

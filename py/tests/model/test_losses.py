@@ -52,6 +52,20 @@ def test_cross_entropy_has_popularity_correction_and_no_false_negatives() -> Non
     assert abs(float(terms.total) - float(terms.ce)) < 1e-6
 
 
+def test_cross_entropy_keeps_the_users_items_as_negatives_when_asked() -> None:
+    """train.loss.exclude_user_items=false (the ID-baseline configs): every item but the target is a negative."""
+    per_position, lengths, target_rows, candidates, user_items = _inputs()
+    empty = torch.zeros(5, 0)
+    terms = recommendation_loss(per_position, lengths, target_rows, candidates, None, user_items, empty, empty, 0,
+                                LossWeights(align=0.0, uniformity=0.0), exclude_user_items=False)
+    positions = [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
+    total = 0.0
+    for b, t in positions:
+        logits = candidates @ per_position[b, t]
+        total += float(torch.logsumexp(logits, 0) - logits[int(target_rows[b, t])])
+    assert abs(float(terms.ce) - total / len(positions)) < 1e-5
+
+
 def test_total_weights_the_terms() -> None:
     per_position, lengths, target_rows, candidates, user_items = _inputs()
     empty = torch.zeros(5, 0)

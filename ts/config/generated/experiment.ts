@@ -443,6 +443,10 @@ export interface TrainConfig {
      * Subtract log(train_count+1) from training logits (MicroLens's in-batch debiasing).
      */
     popularity_correction: boolean;
+    /**
+     * Drop the user's other items (earlier and later in the sequence) from each position's softmax negatives, as the evaluation masks the history. false: every catalogue item but the target is a negative, as RecBole trains its sequential models (the ID-baseline configs).
+     */
+    exclude_user_items: boolean;
   };
   /**
    * Stop after this many epochs without a better validation HR@10; 0 = never stop early.
