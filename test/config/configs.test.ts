@@ -63,7 +63,7 @@ describe("shipped configs (configs/, experiments/)", () => {
 
   it("the synthetic ID baselines train with the ID-baseline recipe; LinkedOut keeps the paper's", async () => {
     const recipe = { negatives: "full", weight_decay: 0 };
-    const loss = { align_weight: 0, uniformity_gamma: 0, popularity_correction: false };
+    const loss = { align_weight: 0, uniformity_gamma: 0, popularity_correction: false, exclude_user_items: true };
     for (const name of ["sasrec-id", "gru4rec-id", "nextitnet-id"]) {
       const { config } = await loadConfig(join(REPO, `configs/${name}.yaml`), { cwd: REPO });
       expect(config.train, name).to.deep.include({ ...recipe, loss });
