@@ -18,7 +18,7 @@ interface Side {
   epoch_seconds: number | null;
   masked: Record<"valid" | "test", Record<string, number>>;
   recbole?: Record<"valid" | "test", Record<string, number>>;
-  loadavg_before: number[];
+  loadavg_before: number[] | null; // null: not recorded (a run tabulated after its driver was lost)
 }
 
 function meanStd(xs: number[]): string {
@@ -58,7 +58,7 @@ export async function runRecboleBench(o: { quick: boolean; log: (line: string) =
       const test = (m: string) => meanStd(rs.map((r) => r.masked.test[m]!));
       rows.push([model, side, rs.map((r) => r.seed).join(","), test("hit@10"), test("ndcg@10"), test("hit@20"), test("ndcg@20"),
         side === "recbole" ? meanStd(rs.map((r) => r.recbole!.test["hit@10"]!)) : "-", rs.map((r) => r.best_epoch).join(","),
-        meanStd(rs.flatMap((r) => (r.epoch_seconds === null ? [] : [r.epoch_seconds]))), rs.map((r) => r.loadavg_before[0]!.toFixed(1)).join(",")]);
+        meanStd(rs.flatMap((r) => (r.epoch_seconds === null ? [] : [r.epoch_seconds]))), rs.map((r) => r.loadavg_before?.[0]?.toFixed(1) ?? "-").join(",")]);
     }
   }
   const title = `recbole — test metrics with MicroLens masking, mean ± std over seeds; early stopping on valid HR@10 (patience ${result.patience}, cap ${result.epochs} epochs) both sides`;
