@@ -2,7 +2,7 @@
 // created, a header-only pairs file, undecodable videos with --strict, --version, `serve --help`.
 // Cases that used to hang run under a generous timeout that kills the child and fails the test.
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -178,14 +178,9 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     // bin/package.json → node_modules/.bin/lo-exp (npm ci); --no-install fails if npx would have to fetch it.
     // The link is what keeps npx off its slow path (re-installing the project into its cache each call).
     expect(realpathSync(join(REPO, "node_modules/.bin/lo-exp"))).to.equal(realpathSync(join(REPO, "bin/lo-exp.js")));
-    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn("npx", ["--no-install", "lo-exp", "--version"], { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] });
-      let stdout = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.on("exit", (code) => resolve({ code, stdout }));
-    });
+    const r = spawnSync("npx", ["--no-install", "lo-exp", "--version"], { cwd: REPO, encoding: "utf8", timeout: 120_000 });
     const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
-    expect([r.code, r.stdout.trim()]).to.deep.equal([0, pkg.version]);
+    expect([r.status, r.stdout.trim()], r.stderr).to.deep.equal([0, pkg.version]);
   });
 
   it("serve --help says what a run folder is: results/<name>/ with stages.json, or a folder with embeddings/store.json", async () => {
