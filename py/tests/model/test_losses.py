@@ -53,7 +53,7 @@ def test_cross_entropy_has_popularity_correction_and_no_false_negatives() -> Non
 
 
 def test_cross_entropy_keeps_the_users_items_as_negatives_when_asked() -> None:
-    """train.loss.exclude_user_items=false (the ID-baseline configs): every item but the target is a negative."""
+    """train.loss.exclude_user_items=false (RecBole's objective): every item but the target is a negative."""
     per_position, lengths, target_rows, candidates, user_items = _inputs()
     empty = torch.zeros(5, 0)
     terms = recommendation_loss(per_position, lengths, target_rows, candidates, None, user_items, empty, empty, 0,
