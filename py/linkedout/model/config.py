@@ -18,6 +18,7 @@ LastTokenSource = Literal["old", "new", "both"]
 LayerSelection = Literal["tapped", "last"]
 Fusion = Literal["moe", "none"]
 RankerName = Literal["sasrec", "gru4rec", "nextitnet"]
+RankerNorm = Literal["pre", "post"]
 
 
 _DEFAULT = section_defaults("recommender")
@@ -58,6 +59,7 @@ class RankerConfig:
     dilations: tuple[int, ...] = _DEFAULT["ranker"]["dilations"]  # nextitnet: one residual block per dilation, repeated `layers` times
     kernel_size: int = _DEFAULT["ranker"]["kernel_size"]  # nextitnet causal convolution width
     max_history: int = _DEFAULT["ranker"]["max_history"]  # items before the target the ranker sees (MicroLens protocol)
+    norm: RankerNorm = _DEFAULT["ranker"]["norm"]  # sasrec LayerNorm placement: pre (Kang & McAuley) or post (BERT, RecBole)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ offline `rank` op and online serving. For SASRec it runs the last transformer bl
 position only (its keys and values still cover every position): exact, and ~37% fewer multiply-adds
 for the default 2-block tower over 10 items.
 
-- SASRec (Kang & McAuley, 2018): pre-LN causal transformer, learnable positions counted from the oldest item.
+- SASRec (Kang & McAuley, 2018): causal transformer, learnable positions counted from the oldest item;
+  LayerNorm before each sub-layer (`ranker.norm: pre`, the paper's) or after each residual sum with one on
+  the input embeddings (`post`, BERT's and RecBole's; the ID baselines' — docs/model.md "ID baselines").
 - GRU4Rec (Hidasi et al., 2016): a GRU over the sequence, then a linear output map.
 - NextItNet (Yuan et al., 2019): stacked residual blocks of dilated causal 1-D convolutions.
 """
@@ -30,13 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RankerConfig
+from .config import RankerConfig, RankerNorm
 
 
 class CausalSelfAttentionBlock(nn.Module):
-    def __init__(self, d: int, heads: int, dropout: float) -> None:
+    """One SASRec block.  pre:  x <- x + Attn(LN(x));  x <- x + FFN(LN(x))
+                          post: x <- LN(x + Attn(x));  x <- LN(x + FFN(x))"""
+
+    def __init__(self, d: int, heads: int, dropout: float, norm: RankerNorm) -> None:
         super().__init__()
         self.heads = heads
+        self.pre_norm = norm == "pre"
         self.norm_attn = nn.LayerNorm(d)
         self.query = nn.Linear(d, d)
         self.key = nn.Linear(d, d, bias=False)  # a key bias shifts a query's logits uniformly: softmax ignores it
@@ -55,7 +61,7 @@ class CausalSelfAttentionBlock(nn.Module):
         """x [B, L, d] -> [B, L, d]. With ``lengths`` [B] (right padding): position lengths_b - 1 only,
         [B, d] — its query, attention output and FFN; keys and values over all positions as before."""
         b, length, d = x.shape
-        h = self.norm_attn(x)
+        h = self.norm_attn(x) if self.pre_norm else x  # the attention's input
         k, v = self._split_heads(self.key(h)), self._split_heads(self.value(h))  # [B, H, L, dh]
         if lengths is None:
             q = self._split_heads(self.query(h))  # [B, H, L, dh]
@@ -70,8 +76,13 @@ class CausalSelfAttentionBlock(nn.Module):
             causal = False
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                               dropout_p=self.attn_dropout if self.training else 0.0)  # [B, H, L or 1, dh]
-        x = x + self.dropout(self.proj(attn.transpose(1, 2).reshape(b, -1, d)))
-        x = x + self.dropout(self.ffn(self.norm_ffn(x)))
+        attended = self.dropout(self.proj(attn.transpose(1, 2).reshape(b, -1, d)))  # [B, L or 1, d]
+        if self.pre_norm:
+            x = x + attended
+            x = x + self.dropout(self.ffn(self.norm_ffn(x)))
+        else:
+            x = self.norm_attn(x + attended)
+            x = self.norm_ffn(x + self.dropout(self.ffn(x)))
         return x if lengths is None else x[:, 0]
 
 
@@ -81,17 +92,20 @@ class SASRecEncoder(nn.Module):
         self.positions = nn.Embedding(cfg.max_history, d)
         nn.init.normal_(self.positions.weight, std=0.02)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(CausalSelfAttentionBlock(d, cfg.heads, dropout) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(d)
+        self.blocks = nn.ModuleList(CausalSelfAttentionBlock(d, cfg.heads, dropout, cfg.norm) for _ in range(cfg.layers))
+        self.pre_norm = cfg.norm == "pre"
+        self.norm = nn.LayerNorm(d)  # pre: after the last block; post: on the input embeddings
 
     def forward(self, seq: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, d] -> [B, L, d]; with ``lengths`` [B] -> the user vectors [B, d] (module docstring)."""
         length = seq.shape[1]
-        x = self.dropout(seq + self.positions.weight[:length])  # [B, L, d]
+        x = seq + self.positions.weight[:length]  # [B, L, d]
+        x = self.dropout(x if self.pre_norm else self.norm(x))
         *inner, final = self.blocks
         for block in inner:
             x = block(x)  # [B, L, d]: the final block's keys and values need every position
-        return self.norm(final(x, lengths))  # [B, L, d], or [B, d] at lengths - 1
+        out = final(x, lengths)  # [B, L, d], or [B, d] at lengths - 1
+        return self.norm(out) if self.pre_norm else out
 
 
 class GRU4RecEncoder(nn.Module):

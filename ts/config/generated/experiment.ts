@@ -363,6 +363,10 @@ export interface RecommenderConfig {
      * Most recent items the model sees (MicroLens protocol: 10).
      */
     max_history: number;
+    /**
+     * SASRec LayerNorm placement: `pre` = before each attention and feed-forward sub-layer, plus one after the last block (Kang & McAuley's SASRec); `post` = on the input embeddings and after each residual sum (BERT, RecBole's SASRec). The ID baselines use `post` (docs/model.md "ID baselines").
+     */
+    norm: "pre" | "post";
   };
 }
 /**
