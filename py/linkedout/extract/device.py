@@ -68,10 +68,15 @@ def _torch_reason() -> str:
     return f"torch.cuda.device_count() = {torch.cuda.device_count()}"
 
 
-def unusable_gpu_message(requested: str) -> str:
+def cuda_build() -> str:
+    """torch's version and the CUDA it was built for (torch.version.cuda)."""
     import torch
 
-    build = f"torch {torch.__version__} built for CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} has no CUDA build"
+    return f"torch {torch.__version__} built for CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} has no CUDA build"
+
+
+def unusable_gpu_message(requested: str) -> str:
+    build = cuda_build()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     shown = "unset" if visible is None else repr(visible)
     return (f"--device {requested}: a GPU was asked for but torch cannot use it: {_torch_reason()}; {build}; "
