@@ -117,9 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         cpus = ns.cpus_per_shard
         actors_wanted = actor_count(res, gpus, cpus, len(todo))
         if todo and actors_wanted == 0:
-            have = {k: res[k] for k in ("CPU", "GPU") if k in res}
-            _say({"event": "error", "message": f"extract.ray: one actor needs {gpus:g} GPU(s) and {cpus:g} CPU(s) "
-                                               f"(gpus_per_shard, cpus_per_shard); the cluster has {have}"})
+            _say({"event": "error", "message": f"extract.ray: one actor needs {gpus:g} GPU(s) and {cpus:g} CPU(s) (gpus_per_shard, "
+                                               f"cpus_per_shard); the cluster has {res.get('GPU', 0):g} GPU(s) and {res.get('CPU', 0):g} CPU(s)"})
             return 2
         cached_items = sum(len(members[i]) for i in range(n) if i not in todo)
         _say({"event": "start", "shards": n, "todo": len(todo), "items": len(items), "cached_items": cached_items,
@@ -205,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
                 shard, actor = running.pop(ref)
                 try:
                     result = ray.get(ref)
-                except (RayActorError, WorkerCrashedError) as e:  # the actor's process or node died
+                except (RayActorError, WorkerCrashedError) as e:  # the actor's process or node died (or is unreachable)
+                    ray.kill(actor)  # one that is only unreachable must not keep its GPU from the replacement
                     deaths[shard] = deaths.get(shard, 0) + 1
                     if deaths[shard] > ns.max_retries:
-                        failure = f"shard {shard}: its Ray actor died {deaths[shard]} times (extract.ray.max_retries {ns.max_retries}): {type(e).__name__}"
+                        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+                        failure = f"shard {shard}: its Ray actor died {deaths[shard]} times (extract.ray.max_retries {ns.max_retries}): {why}"
                         break
-                    queue.appendleft(shard)  # the part files it wrote are resumed by the next attempt
+                    queue.appendleft(shard)  # the next attempt resumes the part files it wrote
                     idle.append(new_actor())
                     continue
                 except Exception as e:  # noqa: BLE001 - an application error: report it and stop

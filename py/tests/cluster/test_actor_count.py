@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
 from linkedout.cluster.ray_launcher import actor_count
+
+PY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_one_actor_per_gpu_as_many_as_the_cluster_holds() -> None:
@@ -21,3 +32,22 @@ def test_cpu_only_clusters_and_what_does_not_fit() -> None:
     assert actor_count({"CPU": 3.0, "GPU": 0.0}, 0.0, 1.5, 100) == 2
     assert actor_count({"CPU": 8.0, "GPU": 1.0}, 2.0, 1.0, 10) == 0  # not even one actor: the launcher says so
     assert actor_count({"CPU": 1.0}, 0.0, 2.0, 10) == 0
+
+
+def test_a_cluster_too_small_for_one_actor_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """A real private Ray cluster of 2 CPUs and actors of 4 CPUs: the launcher says so and exits 2."""
+    pytest.importorskip("ray")
+    cfg = tmp_path / "resolved.yaml"
+    cfg.write_text(f"model:\n  path: {tmp_path / 'no-such-model'}\nextract:\n  frames: 4\n  shard_size: 2\n")
+    items = tmp_path / "items.arrow"
+    t = pa.table({"item": ["a", "b", "c"], "video": ["", "", ""]})
+    with pa.OSFile(str(items), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
+        w.write_table(t)
+    env = {**os.environ, "PYTHONPATH": str(PY_ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    p = subprocess.run([sys.executable, "-m", "linkedout.cluster.ray_launcher", "--config", str(cfg), "--items", str(items),
+                        "--store", str(tmp_path / "store"), "--key", "k", "--dataset", "d", "--local-cpus", "2", "--cpus-per-shard", "4"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert events == [{"event": "error", "message": "extract.ray: one actor needs 0 GPU(s) and 4 CPU(s) (gpus_per_shard, cpus_per_shard); the cluster has 0 GPU(s) and 2 CPU(s)"}]
+    assert not any((tmp_path / "store").glob("shard-*"))
