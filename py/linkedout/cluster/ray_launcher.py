@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpus-per-shard", type=float, default=1.0, help="GPUs per actor when the cluster has GPUs")
     p.add_argument("--cpus-per-shard", type=float, default=1.0, help="CPUs per actor")
     p.add_argument("--local-cpus", type=int, default=0, help="CPUs of the private local cluster (0: all of this host's)")
+    p.add_argument("--local-gpus", type=int, default=-1,
+                   help="GPUs the private local cluster offers (-1: the host's, as Ray detects them; CUDA_VISIBLE_DEVICES narrows them)")
     p.add_argument("--object-store-mb", type=int, default=100, help="object store of the private local cluster")
     ns = p.parse_args(argv)
 
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     started_here = ns.address == ""
     try:
         if started_here:
-            ray.init(num_cpus=ns.local_cpus or None, include_dashboard=False, object_store_memory=ns.object_store_mb << 20,
+            ray.init(num_cpus=ns.local_cpus or None, num_gpus=None if ns.local_gpus < 0 else ns.local_gpus, include_dashboard=False, object_store_memory=ns.object_store_mb << 20,
                      log_to_driver=False, configure_logging=False)
         else:
             ray.init(address=ns.address, log_to_driver=False, configure_logging=False)
@@ -152,13 +154,17 @@ def main(argv: list[str] | None = None) -> int:
                 self.me = {"pid": os.getpid(), "host": socket.gethostname()}
 
             def run(self, shard: int, shard_items: list[dict[str, Any]]) -> dict[str, Any]:
-                from linkedout.extract.device import resolve_device
+                from linkedout.extract.device import DeviceError, resolve_device
                 from linkedout.extract.work_unit import backbone_loaded, run_shard
                 from linkedout.store.token_store import ShardCommitConflict
 
-                if self.device is None:  # Ray set CUDA_VISIBLE_DEVICES for this actor's process at its start
-                    self.device = resolve_device("cuda") if ray.get_gpu_ids() else "cpu"
                 me, events = self.me, self.events
+                if self.device is None:  # Ray set CUDA_VISIBLE_DEVICES for this actor's process at its start
+                    try:
+                        self.device = resolve_device("cuda", f"Ray actor pid {me['pid']}@{me['host']}",
+                                                     "extract.ray.gpus_per_shard: 0 runs on CPUs on purpose") if ray.get_gpu_ids() else "cpu"
+                    except DeviceError as e:  # the node's GPU is unusable: stop the run, naming it
+                        return {"shard": shard, "error": str(e), **me}
                 events.push.remote({"event": "task_start", "shard": shard, **me})
 
                 def progress(done: int, total: int, msg: str) -> None:
@@ -216,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 except Exception as e:  # noqa: BLE001 - an application error: report it and stop
                     failure = f"shard {shard}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}"
+                    break
+                if "error" in result:
+                    failure = f"shard {shard}: {result['error']}"
                     break
                 _say({"event": "shard_done", **result})
                 idle.append(actor)

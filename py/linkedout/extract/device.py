@@ -75,17 +75,21 @@ def cuda_build() -> str:
     return f"torch {torch.__version__} built for CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} has no CUDA build"
 
 
-def unusable_gpu_message(requested: str) -> str:
+CPU_HINT = "use --device cpu to run on the CPU on purpose"
+
+
+def unusable_gpu_message(label: str, cpu_hint: str = CPU_HINT) -> str:
     build = cuda_build()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     shown = "unset" if visible is None else repr(visible)
-    return (f"--device {requested}: a GPU was asked for but torch cannot use it: {_torch_reason()}; {build}; "
-            f"{driver_description()}; CUDA_VISIBLE_DEVICES {shown} (use --device cpu to run on the CPU on purpose)")
+    return (f"{label}: a GPU was asked for but torch cannot use it: {_torch_reason()}; {build}; "
+            f"{driver_description()}; CUDA_VISIBLE_DEVICES {shown} ({cpu_hint})")
 
 
-def resolve_device(requested: str) -> str:
+def resolve_device(requested: str, label: str = "", cpu_hint: str = CPU_HINT) -> str:
     """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> the torch device to run on. Raises DeviceError when a
-    GPU is asked for (explicitly, or by ``auto`` on a host that has one) and torch cannot use it."""
+    GPU is asked for (explicitly, or by ``auto`` on a host that has one) and torch cannot use it; the
+    message starts with ``label`` (default ``--device REQUESTED``) and ends with ``cpu_hint``."""
     import torch
 
     req = requested.strip().lower()
@@ -97,7 +101,7 @@ def resolve_device(requested: str) -> str:
     if req == "auto" and not gpu_present():
         return "cpu"
     if not torch.cuda.is_available():
-        raise DeviceError(unusable_gpu_message(requested))
+        raise DeviceError(unusable_gpu_message(label or f"--device {requested}", cpu_hint))
     if m is not None and m.group(1) is not None and int(m.group(1)) >= torch.cuda.device_count():
         raise DeviceError(f"--device {requested}: this process sees {torch.cuda.device_count()} GPU(s) "
                           f"(CUDA_VISIBLE_DEVICES {os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')!r})")
