@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     started_here = ns.address == ""
     try:
         if started_here:
-            ray.init(num_cpus=ns.local_cpus or None, num_gpus=None if ns.local_gpus < 0 else ns.local_gpus, include_dashboard=False, object_store_memory=ns.object_store_mb << 20,
-                     log_to_driver=False, configure_logging=False)
+            ray.init(num_cpus=ns.local_cpus or None, num_gpus=None if ns.local_gpus < 0 else ns.local_gpus,
+                     include_dashboard=False, object_store_memory=ns.object_store_mb << 20, log_to_driver=False, configure_logging=False)
         else:
             ray.init(address=ns.address, log_to_driver=False, configure_logging=False)
         res = ray.cluster_resources()
