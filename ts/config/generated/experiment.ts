@@ -214,7 +214,7 @@ export interface ExtractConfig {
    */
   max_attempts: number;
   /**
-   * Who runs the shards: `workers` = linkedout's own worker pool (workers section, ZeroMQ); `ray` = one Ray task per shard (extract.ray, docs/cluster.md; needs the ray extra). Not part of the store key: both write the same bytes.
+   * Who runs the shards: `workers` = linkedout's own worker pool (workers section, ZeroMQ); `ray` = one Ray actor per GPU, each loading the backbone once and pulling shards (extract.ray, docs/cluster.md; needs the ray extra). Not part of the store key: both write the same bytes.
    */
   engine: "workers" | "ray";
   /**
