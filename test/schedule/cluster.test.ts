@@ -1,6 +1,6 @@
 // Extraction beyond the worker pool (docs/cluster.md): the same shards run as independent processes
-// (the SLURM array script's body, no orchestrator) and as Ray tasks write the store the orchestrated
-// run writes, byte for byte.
+// (the SLURM array script's body, no orchestrator, with a retry of a few array indices) and on Ray
+// actors write the store the orchestrated run writes, byte for byte.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +22,8 @@ const SETS = [
   "extract.merged_tokens=4",
   "extract.max_new_tokens=3",
   "extract.batch_size=1",
-  "extract.shard_size=15", // two shards: both run at once on the 2-CPU Ray cluster, so a killed worker is always mid-task
+  "extract.shard_size=8", // four shards: more than the 2 Ray actors, so an actor pulls a second shard
+  "extract.ray.local_cpus=2", // two actors on the private Ray cluster (the default takes every CPU of the host)
 ];
 
 interface Proc {
@@ -87,13 +88,34 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("N shard processes started independently (the SLURM array script) + finalize == the orchestrated store, byte for byte", async () => {
+  it("the SLURM array script, then a retry of just the missing indices as docs/cluster.md prints it (--array=1,3) + finalize == the orchestrated store", async () => {
+    expect(numShards).to.equal(4);
     const store = join(tmp, "slurm");
-    const shardEnv = (i: number) => ({ ...env, STORE: store, SLURM_ARRAY_TASK_ID: String(i), SLURM_ARRAY_TASK_COUNT: String(numShards) });
-    const procs = await Promise.all(Array.from({ length: numShards }, (_, i) => run("bash", ["scripts/cluster/slurm-extract.sbatch"], shardEnv(i))));
-    for (const p of procs) expect(p.code, p.stderr).to.equal(0);
-    expect(procs.map((p) => /shard (\d+)\/\d+: (\d+) extracted/.exec(p.stderr)?.[1])).to.deep.equal(procs.map((_, i) => String(i)));
-    const fin = await run(findPython(), ["-m", "linkedout.extract", "finalize", "--store", store, "--items", env.ITEMS!, "--json"], { PYTHONPATH: join(REPO_ROOT, "py") });
+    // the environment SLURM gives each task of `sbatch --array=SPEC`: the array's size is not the shard count
+    const arrayEnv = (ids: number[], i: number) => ({
+      ...env, STORE: store, SLURM_ARRAY_JOB_ID: "4242", SLURM_ARRAY_TASK_ID: String(i), SLURM_ARRAY_TASK_COUNT: String(ids.length),
+      SLURM_ARRAY_TASK_MIN: String(Math.min(...ids)), SLURM_ARRAY_TASK_MAX: String(Math.max(...ids)),
+    });
+    const submit = (ids: number[]) => Promise.all(ids.map((i) => run("bash", ["scripts/cluster/slurm-extract.sbatch"], arrayEnv(ids, i))));
+    const finalize = () => run(findPython(), ["-m", "linkedout.extract", "finalize", "--store", store, "--items", env.ITEMS!, "--json"], { PYTHONPATH: join(REPO_ROOT, "py") });
+
+    // `--array=0-3` in which tasks 1 and 3 never ran (preempted, failed): 0 and 2 commit their shards of 4
+    const first = await submit([0, 2]);
+    for (const p of first) expect(p.code, p.stderr).to.equal(0);
+    expect(first.map((p) => /shard (\d+)\/(\d+): (\d+) extracted/.exec(p.stderr)?.slice(1, 3))).to.deep.equal([["0", "4"], ["2", "4"]]);
+    const half = await finalize();
+    expect(half.code).to.equal(2);
+    expect(half.stderr.trim()).to.equal(`linkedout.extract finalize: ${store}: 2 of 4 shards not finished, e.g. shard 1 (run it: --shard 1 --of 4)`);
+
+    // the retry: `sbatch --array=1,3 ...` (SLURM_ARRAY_TASK_COUNT=2) still runs shards 1 and 3 of 4
+    const retry = await submit([1, 3]);
+    for (const p of retry) expect(p.code, p.stderr).to.equal(0);
+    expect(retry.map((p) => /shard (\d+)\/(\d+): (\d+) extracted/.exec(p.stderr)?.slice(1, 3))).to.deep.equal([["1", "4"], ["3", "4"]]);
+    // a re-submitted finished task returns at once, extracting nothing
+    const again = await submit([2]);
+    expect(again[0]!.code, again[0]!.stderr).to.equal(0);
+    expect(again[0]!.stderr).to.match(/shard 2\/4: 0 extracted, \d+ already done, 0 failed/);
+    const fin = await finalize();
     expect(fin.code, fin.stderr).to.equal(0);
     expect(JSON.parse(fin.stdout)).to.include({ event: "finalized", num_shards: numShards });
     expectSameStore(store, orchestrated);
@@ -111,7 +133,7 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
     expect(fin.stderr.trim()).to.equal(`linkedout.extract finalize: ${store}: 1 of ${numShards} shards not finished, e.g. shard 1 (run it: --shard 1 --of ${numShards})`);
   });
 
-  it("--engine ray on a private local Ray cluster: survives a killed Ray worker and equals the orchestrated store", async () => {
+  it("--engine ray: 2 actors each load the backbone once and pull shards; one killed mid-shard is replaced, and the store equals the orchestrated one", async () => {
     let killed: number | null = null;
     const events: Record<string, unknown>[] = [];
     const reporter = new Reporter({
@@ -120,19 +142,29 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
         const ev = JSON.parse(line) as Record<string, unknown>;
         events.push(ev);
         const m = /^shard \d+: (\d+)\/(\d+) \(ray worker pid (\d+)@/.exec(String(ev.message ?? ""));
-        if (killed === null && ev.event === "progress" && m && Number(m[1]) >= 1 && Number(m[1]) + 5 <= Number(m[2])) {
+        if (killed === null && ev.event === "progress" && m && Number(m[1]) >= 1 && Number(m[1]) + 3 <= Number(m[2])) {
           killed = Number(m[3]);
-          process.kill(killed, "SIGKILL"); // mid-shard: its part files stay, Ray re-runs the task
+          process.kill(killed, "SIGKILL"); // an actor's process, mid-shard: its part files stay
         }
       },
     });
     const r = await runExtractStages(CONFIG, { sets: [`cache_dir=${cache}`, ...SETS, "extract.engine=ray"], force: true, reporter });
     expect(r.key).to.equal(key); // the engine is not part of the store key
+    const logs = events.filter((e) => e.event === "log").map((e) => String(e.message));
+    expect(logs.filter((l) => /^Ray cluster .*: 4 of 4 shard\(s\) to extract on 2 actor\(s\), 0 GPU\(s\) each$/.test(l)).length, logs.join("\n")).to.equal(1);
     expect(killed).to.not.equal(null);
-    const retried = events.filter((e) => e.event === "log" && String(e.message).includes(`Ray worker pid ${killed} died`));
-    expect(retried.length).to.equal(1);
+    expect(logs.filter((l) => l.includes(`Ray worker pid ${killed} died; re-run on a new actor`)).length).to.equal(1);
     expect(r.meta.retries).to.equal(1);
     expect(r.meta.failed).to.equal(0);
+
+    // every shard done once; each actor process loaded the backbone on its first shard and reused it after
+    const done = logs.map((l) => /^shard (\d+): done on Ray actor pid (\d+)@\S+ \(backbone (loaded|reused)\)$/.exec(l)).filter((m) => m !== null);
+    expect(done.map((m) => Number(m[1])).sort()).to.deep.equal([0, 1, 2, 3]);
+    const byPid = new Map<string, string[]>();
+    for (const m of done) byPid.set(m[2]!, [...(byPid.get(m[2]!) ?? []), m[3]!]);
+    expect(byPid.size).to.be.within(2, 3); // the 2 actors, and the one that replaced the killed actor
+    for (const [pid, loads] of byPid) expect(loads, `actor pid ${pid}`).to.deep.equal(["loaded", ...loads.slice(1).map(() => "reused")]);
+    expect([...byPid.values()].some((loads) => loads.length >= 2)).to.equal(true);
     expectSameStore(r.store, orchestrated);
   });
 });

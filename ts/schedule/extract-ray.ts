@@ -1,7 +1,7 @@
-// The Ray engine of the extraction (extract.engine: ray, docs/cluster.md): the shards become Ray tasks
-// run by the Python launcher `python -m linkedout.cluster.ray_launcher` (a subprocess), which runs the
-// same work unit as `python -m linkedout.extract` per shard, lets Ray re-run a shard whose worker died,
-// and finalizes the store. Its JSON-lines events on stdout become the same progress and report as the
+// The Ray engine of the extraction (extract.engine: ray, docs/cluster.md): the Python launcher
+// `python -m linkedout.cluster.ray_launcher` (a subprocess) starts one Ray actor per GPU (or per
+// cpus_per_shard CPUs), each loading the backbone once and pulling shards that run the same work unit
+// as `python -m linkedout.extract`, re-runs a shard whose actor died on a fresh actor, and finalizes the store. Its JSON-lines events on stdout become the same progress and report as the
 // worker-pool engine's (ts/schedule/extract.ts), so the stage graph and the CLI do not care which ran.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,10 +28,10 @@ export interface RunRayExtractionOptions {
 
 /** One line of the launcher's stdout (py/linkedout/cluster/ray_launcher.py docstring). */
 type LauncherEvent =
-  | { event: "start"; shards: number; todo: number; items: number; cached_items: number; cluster: Record<string, number>; gpus_per_shard: number }
+  | { event: "start"; shards: number; todo: number; items: number; cached_items: number; cluster: Record<string, number>; gpus_per_shard: number; actors: number }
   | { event: "progress"; shard: number; done: number; total: number; pid: number; host: string; message: string }
   | { event: "retry"; shard: number; pid: number; host: string; previous_pid: number }
-  | ({ event: "shard_done"; pid: number; host: string; conflict?: string } & ShardResult)
+  | ({ event: "shard_done"; pid: number; host: string; conflict?: string; backbone_loaded?: boolean } & ShardResult)
   | { event: "finalized"; num_shards: number; items: number; failed: { item: string; reason: string }[] }
   | { event: "error"; message: string };
 
@@ -89,7 +89,7 @@ export async function runRayExtraction(config: ExtractionConfig, opts: RunRayExt
     switch (ev.event) {
       case "start":
         ({ items: total, shards, todo, cached_items: cachedItems } = ev);
-        log(`Ray cluster ${JSON.stringify(ev.cluster)}: ${ev.todo} of ${ev.shards} shard(s) to extract, ${ev.gpus_per_shard} GPU(s) each`);
+        log(`Ray cluster ${JSON.stringify(ev.cluster)}: ${ev.todo} of ${ev.shards} shard(s) to extract on ${ev.actors} actor(s), ${ev.gpus_per_shard} GPU(s) each`);
         break;
       case "progress": {
         if (!baseOf.has(ev.shard)) baseOf.set(ev.shard, ev.done);
@@ -109,12 +109,15 @@ export async function runRayExtraction(config: ExtractionConfig, opts: RunRayExt
       }
       case "retry":
         retries.push({ shard: ev.shard, pid: ev.previous_pid, reason: `Ray worker pid ${ev.previous_pid} died; Ray re-ran the shard on pid ${ev.pid}@${ev.host}` });
-        log(`shard ${ev.shard}: Ray worker pid ${ev.previous_pid} died; re-run on pid ${ev.pid}@${ev.host} (resumes its part files)`);
+        log(`shard ${ev.shard}: Ray worker pid ${ev.previous_pid} died; re-run on a new actor, pid ${ev.pid}@${ev.host} (resumes its part files)`);
         baseOf.delete(ev.shard);
         break;
       case "shard_done":
         if (ev.conflict) log(`shard ${ev.shard}: ${ev.conflict}`);
-        else results.push(ev);
+        else {
+          results.push(ev);
+          log(`shard ${ev.shard}: done on Ray actor pid ${ev.pid}@${ev.host} (backbone ${ev.backbone_loaded ? "loaded" : "reused"})`);
+        }
         break;
       case "finalized":
         finalized = ev;

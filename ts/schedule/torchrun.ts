@@ -9,6 +9,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { findPython } from "../worker/index.js";
+import { visibleDevices } from "../worker/python.js";
 import { writeFileAtomic } from "../util/fs.js";
 import type { ProgressUpdate } from "./progress.js";
 
@@ -23,6 +24,13 @@ export interface TorchrunOptions {
   threads: number;
   progress: (p: ProgressUpdate) => void;
   signal: AbortSignal;
+}
+
+/** "cuda:N" (or "cuda") -> N; anything else is a configuration mistake the config checks catch first. */
+function cudaIndex(device: string): number {
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (!m) throw new Error(`workers.devices: ${JSON.stringify(device)} is not "cpu" or "cuda:N"`);
+  return Number(m[1] ?? "0");
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,6 +61,14 @@ export async function stopLeftoverTorchrun(dir: string): Promise<number | null> 
   return pgid;
 }
 
+/** The environment torchrun adds to ours: thread pins and, on GPUs, this job's GPUs `devices` (an
+ * inherited CUDA_VISIBLE_DEVICES from SLURM or Kubernetes is mapped through, not replaced). */
+export function torchrunEnv(devices: readonly string[], threads: number, inherited: string | undefined = process.env.CUDA_VISIBLE_DEVICES): Record<string, string> {
+  const env: Record<string, string> = { OMP_NUM_THREADS: String(threads) };
+  if (!devices.every((d) => d === "cpu")) env.CUDA_VISIBLE_DEVICES = visibleDevices(devices.map(cudaIndex), inherited);
+  return env;
+}
+
 export async function trainWithTorchrun(opts: TorchrunOptions): Promise<Record<string, unknown>> {
   const { dir, devices } = opts;
   await stopLeftoverTorchrun(dir);
@@ -62,8 +78,7 @@ export async function trainWithTorchrun(opts: TorchrunOptions): Promise<Record<s
   const torchrun = join(dirname(findPython()), "torchrun");
   const args = ["--standalone", `--nproc_per_node=${devices.length}`, "-m", "linkedout.train", "--spec", specPath, "--threads", String(opts.threads)];
   if (onCpu) args.push("--device", "cpu");
-  const env: Record<string, string> = { OMP_NUM_THREADS: String(opts.threads) };
-  if (!onCpu) env.CUDA_VISIBLE_DEVICES = devices.map((d) => d.replace(/^cuda:/, "")).join(",");
+  const env = torchrunEnv(devices, opts.threads);
   const child = execa(torchrun, args, { env, cancelSignal: opts.signal, reject: false, detached: true, buffer: false });
   if (child.pid !== undefined) writeFileAtomic(join(dir, "torchrun.pid"), `${child.pid}\n`);
   let last: Record<string, unknown> = {};

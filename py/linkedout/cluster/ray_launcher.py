@@ -1,22 +1,27 @@
-"""`python -m linkedout.cluster.ray_launcher`: the extraction's shards as Ray tasks, then finalize.
+"""`python -m linkedout.cluster.ray_launcher`: the extraction's shards on Ray actors, then finalize.
 
 Run by ``lo-exp extract CONFIG --engine ray`` (ts/schedule/extract-ray.ts) as a subprocess; it
 speaks JSON lines on stdout, one event per line:
 
-    {"event": "start", "shards": N, "todo": n, "items": M, "cached_items": c, "cluster": {"CPU": .., "GPU": ..}}
+    {"event": "start", "shards": N, "todo": n, "items": M, "cached_items": c, "cluster": {"CPU": .., "GPU": ..},
+     "gpus_per_shard": g, "actors": a}
     {"event": "progress", "shard": i, "done": d, "total": t, "pid": p, "host": h, "message": m}
-    {"event": "retry", "shard": i, "pid": p, "host": h}      a shard restarted on another Ray worker
-    {"event": "shard_done", "shard": i, ...the shard report}
+    {"event": "retry", "shard": i, "pid": p, "host": h, "previous_pid": q}   a shard restarted on a new actor
+    {"event": "shard_done", "shard": i, ...the shard report, "pid": p, "host": h, "backbone_loaded": bool}
     {"event": "finalized", "num_shards": N, "items": .., "failed": [...]}
     {"event": "error", "message": m}                           then exit status 1 (2: bad input)
 
-Each shard is one Ray task running the same work unit as ``python -m linkedout.extract``
-(``linkedout.extract.work_unit.run_shard``): one GPU per task when the cluster has GPUs, else
-``--cpus-per-shard`` CPUs. A task whose worker process dies is re-run by Ray (``max_retries``); the
-re-run resumes the shard's part files, and the fenced commit keeps a zombie attempt from committing
-too. Application errors (a bad config, a broken store) are not retried: they fail the run.
-``--address ""`` starts a private local Ray cluster (``--local-cpus``, a small object store, no
-dashboard) and stops it at the end; ``--address auto`` joins a running one (``ray start --head``).
+One actor per GPU (``--gpus-per-shard`` each; ``--cpus-per-shard`` CPUs each on a CPU-only cluster),
+as many as the cluster's resources hold (``ray.cluster_resources()``) and the unfinished shards need.
+An actor is one process for its whole life, so the GPU Ray gave it (``CUDA_VISIBLE_DEVICES``) never
+moves under it: it loads the backbone once, on its first shard, and then pulls shards from the driver
+one at a time, each running the same work unit as ``python -m linkedout.extract``
+(``linkedout.extract.work_unit.run_shard``). An actor whose process or node dies is replaced by a fresh
+one and its shard goes back to the queue (at most ``--max-retries`` times per shard); the re-run resumes
+the shard's part files, and the fenced commit keeps a zombie attempt from committing too. Application
+errors (a bad config, a broken store, a GPU torch cannot use) are not retried: they fail the run.
+``--address ""`` starts a private local Ray cluster (this host's CPUs and GPUs, or ``--local-cpus``; a
+small object store, no dashboard) and stops it at the end; ``--address auto`` joins a running one.
 Ray is an optional extra: ``pip install 'linkedout[ray]'`` (py/pyproject.toml).
 """
 
@@ -24,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import socket
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +44,13 @@ def _say(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def shards_with_parts(store: Path) -> set[int]:
-    """Shards with part files (unfinished work), from one directory listing."""
-    return {int(p.name.split(".")[0].split("-")[1]) for p in store.iterdir() if ".part-" in p.name and p.name.startswith("shard-")}
-
-
-def shard_is_committed(store: Path, shard: int, ids: list[str], retry_failed: bool, with_parts: set[int]) -> bool:
-    """The orchestrator's test (ts/schedule/extract.ts shardFinished): a summary covering exactly
-    ``ids``, its shard file, and no part files newer than the commit."""
-    if shard in with_parts:
-        return False
-    try:
-        s = json.loads((store / f"shard-{shard}.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
-    if not (store / f"shard-{shard}.arrow").exists() or (retry_failed and s["failed"]):
-        return False
-    return set(s["items"]) | {f["item"] for f in s["failed"]} == set(ids)
+def actor_count(resources: dict[str, float], gpus_per_shard: float, cpus_per_shard: float, shards: int) -> int:
+    """Actors the cluster holds at once: one per ``gpus_per_shard`` GPUs (or ``cpus_per_shard`` CPUs on a
+    CPU-only cluster), no more than the CPUs allow and the shards need. 0 when not even one fits."""
+    fits = [math.floor(resources.get("CPU", 0.0) / cpus_per_shard + 1e-9)] if cpus_per_shard > 0 else []
+    if gpus_per_shard > 0:
+        fits.append(math.floor(resources.get("GPU", 0.0) / gpus_per_shard + 1e-9))
+    return min([shards, *fits])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,14 +63,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", required=True, help="dataset identity")
     p.add_argument("--num-shards", type=int, default=0, help="default ceil(items / extract.shard_size)")
     p.add_argument("--address", default="", help='"" = a private local cluster; "auto" or ray://HOST:PORT = join one')
-    p.add_argument("--max-retries", type=int, default=3, help="re-runs of a shard whose Ray worker died")
-    p.add_argument("--gpus-per-shard", type=float, default=1.0, help="GPUs per task when the cluster has GPUs")
-    p.add_argument("--cpus-per-shard", type=float, default=1.0, help="CPUs per task")
-    p.add_argument("--local-cpus", type=int, default=2, help="CPUs of the private local cluster")
+    p.add_argument("--max-retries", type=int, default=3, help="re-runs of a shard whose Ray actor died")
+    p.add_argument("--gpus-per-shard", type=float, default=1.0, help="GPUs per actor when the cluster has GPUs")
+    p.add_argument("--cpus-per-shard", type=float, default=1.0, help="CPUs per actor")
+    p.add_argument("--local-cpus", type=int, default=0, help="CPUs of the private local cluster (0: all of this host's)")
+    p.add_argument("--local-gpus", type=int, default=-1,
+                   help="GPUs the private local cluster offers (-1: the host's, as Ray detects them; CUDA_VISIBLE_DEVICES narrows them)")
     p.add_argument("--object-store-mb", type=int, default=100, help="object store of the private local cluster")
     ns = p.parse_args(argv)
 
-    from linkedout.extract.work_unit import WorkUnitError, default_num_shards, load_job, read_items, shard_members
+    from linkedout.extract.work_unit import (
+        WorkUnitError,
+        committed_summary,
+        default_num_shards,
+        load_job,
+        read_items,
+        shard_members,
+        shards_with_parts,
+    )
 
     try:
         job = load_job(ns.config)
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         import ray
+        from ray.exceptions import RayActorError, WorkerCrashedError
     except ImportError:
         _say({"event": "error", "message": "Ray is not installed: pip install 'ray[default]' (or the linkedout[ray] extra; docs/cluster.md)"})
         return 2
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     by_id = {it["item"]: it for it in items}
     members = [shard_members(list(by_id), n, i) for i in range(n)]
     with_parts = shards_with_parts(store)
-    todo = [i for i in range(n) if members[i] and not shard_is_committed(store, i, members[i], job.retry_failed, with_parts)]
+    todo = [i for i in range(n) if members[i] and committed_summary(store, i, members[i], job.retry_failed, with_parts) is None]
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # unwinds into ray.shutdown(): a private cluster does not outlive us
@@ -102,19 +110,25 @@ def main(argv: list[str] | None = None) -> int:
     started_here = ns.address == ""
     try:
         if started_here:
-            ray.init(num_cpus=ns.local_cpus, include_dashboard=False, object_store_memory=ns.object_store_mb << 20,
-                     log_to_driver=False, configure_logging=False)
+            ray.init(num_cpus=ns.local_cpus or None, num_gpus=None if ns.local_gpus < 0 else ns.local_gpus,
+                     include_dashboard=False, object_store_memory=ns.object_store_mb << 20, log_to_driver=False, configure_logging=False)
         else:
             ray.init(address=ns.address, log_to_driver=False, configure_logging=False)
         res = ray.cluster_resources()
         gpus = ns.gpus_per_shard if res.get("GPU", 0) > 0 else 0.0
+        cpus = ns.cpus_per_shard
+        actors_wanted = actor_count(res, gpus, cpus, len(todo))
+        if todo and actors_wanted == 0:
+            _say({"event": "error", "message": f"extract.ray: one actor needs {gpus:g} GPU(s) and {cpus:g} CPU(s) (gpus_per_shard, "
+                                               f"cpus_per_shard); the cluster has {res.get('GPU', 0):g} GPU(s) and {res.get('CPU', 0):g} CPU(s)"})
+            return 2
         cached_items = sum(len(members[i]) for i in range(n) if i not in todo)
         _say({"event": "start", "shards": n, "todo": len(todo), "items": len(items), "cached_items": cached_items,
-              "cluster": {k: res[k] for k in ("CPU", "GPU") if k in res}, "gpus_per_shard": gpus})
+              "cluster": {k: res[k] for k in ("CPU", "GPU") if k in res}, "gpus_per_shard": gpus, "actors": actors_wanted})
 
         @ray.remote(num_cpus=0)
         class Events:
-            """Progress from the tasks to the driver (fire-and-forget pushes, drained by polling)."""
+            """Progress from the actors to the driver (fire-and-forget pushes, drained by polling)."""
 
             def __init__(self) -> None:
                 self.q: list[dict[str, Any]] = []
@@ -126,31 +140,53 @@ def main(argv: list[str] | None = None) -> int:
                 out, self.q = self.q, []
                 return out
 
-        def shard_task(shard: int, shard_items: list[dict[str, Any]], events: Any) -> dict[str, Any]:
-            import torch
+        @ray.remote(max_restarts=0, max_task_retries=0)
+        class ShardRunner:
+            """One process holding one GPU (or its CPUs) for life: the backbone is loaded on the first shard
+            and reused for every later one; the driver hands it shards one at a time."""
 
-            from linkedout.extract.work_unit import run_shard
-            from linkedout.store.token_store import ShardCommitConflict
+            def __init__(self, events: Any) -> None:
+                import torch
 
-            torch.set_num_threads(job.threads)
-            device = "cuda" if ray.get_gpu_ids() else "cpu"  # Ray sets CUDA_VISIBLE_DEVICES per task
-            me = {"pid": os.getpid(), "host": socket.gethostname()}
-            events.push.remote({"event": "task_start", "shard": shard, **me})
+                torch.set_num_threads(job.threads)
+                self.events = events
+                self.device: str | None = None
+                self.me = {"pid": os.getpid(), "host": socket.gethostname()}
 
-            def progress(done: int, total: int, msg: str) -> None:
-                events.push.remote({"event": "progress", "shard": shard, "done": done, "total": total, **me,
-                                    "message": f"{msg} (ray worker pid {me['pid']}@{me['host']})"})
+            def run(self, shard: int, shard_items: list[dict[str, Any]]) -> dict[str, Any]:
+                from linkedout.extract.device import DeviceError, resolve_device
+                from linkedout.extract.work_unit import backbone_loaded, run_shard
+                from linkedout.store.token_store import ShardCommitConflict
 
-            try:
-                report = run_shard(job, shard_items, ns.store, shard, n, ns.key, ns.dataset, device=device, progress=progress)
-            except ShardCommitConflict as e:  # another attempt committed it: the shard is done
-                return {"shard": shard, "conflict": str(e), **me}
-            return {**report.to_json(), **me}
+                me, events = self.me, self.events
+                if self.device is None:  # Ray set CUDA_VISIBLE_DEVICES for this actor's process at its start
+                    try:
+                        self.device = resolve_device("cuda", f"Ray actor pid {me['pid']}@{me['host']}",
+                                                     "extract.ray.gpus_per_shard: 0 runs on CPUs on purpose") if ray.get_gpu_ids() else "cpu"
+                    except DeviceError as e:  # the node's GPU is unusable: stop the run, naming it
+                        return {"shard": shard, "error": str(e), **me}
+                events.push.remote({"event": "task_start", "shard": shard, **me})
 
-        task = ray.remote(shard_task).options(num_cpus=ns.cpus_per_shard, num_gpus=gpus, max_retries=ns.max_retries,
-                                              retry_exceptions=False)
+                def progress(done: int, total: int, msg: str) -> None:
+                    events.push.remote({"event": "progress", "shard": shard, "done": done, "total": total, **me,
+                                        "message": f"{msg} (ray worker pid {me['pid']}@{me['host']})"})
+
+                had = backbone_loaded(job, self.device)
+                try:
+                    report = run_shard(job, shard_items, ns.store, shard, n, ns.key, ns.dataset, device=self.device, progress=progress)
+                except ShardCommitConflict as e:  # another attempt committed it: the shard is done
+                    return {"shard": shard, "conflict": str(e), **me}
+                return {**report.to_json(), **me, "backbone_loaded": backbone_loaded(job, self.device) and not had}
+
         events = Events.remote()  # type: ignore[attr-defined]
-        pending = {task.remote(i, [by_id[x] for x in members[i]], events): i for i in todo}
+
+        def new_actor() -> Any:
+            return ShardRunner.options(num_cpus=cpus, num_gpus=gpus).remote(events)  # type: ignore[attr-defined]
+
+        queue = deque(todo)
+        idle = [new_actor() for _ in range(actors_wanted)]
+        running: dict[Any, tuple[int, Any]] = {}
+        deaths: dict[int, int] = {}
         started: dict[int, int] = {}
         failure: str | None = None
 
@@ -164,19 +200,38 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     _say(ev)
 
-        while pending and failure is None:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.1)
+        while (queue or running) and failure is None:
+            while idle and queue:  # each free actor pulls the next shard
+                actor, shard = idle.pop(), queue.popleft()
+                running[actor.run.remote(shard, [by_id[x] for x in members[shard]])] = (shard, actor)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.1)
             forward()
             for ref in ready:
-                shard = pending.pop(ref)
+                shard, actor = running.pop(ref)
                 try:
-                    _say({"event": "shard_done", **ray.get(ref)})
-                except Exception as e:  # noqa: BLE001 - a task error or exhausted retries: report it and stop
+                    result = ray.get(ref)
+                except (RayActorError, WorkerCrashedError) as e:  # the actor's process or node died (or is unreachable)
+                    ray.kill(actor)  # one that is only unreachable must not keep its GPU from the replacement
+                    deaths[shard] = deaths.get(shard, 0) + 1
+                    if deaths[shard] > ns.max_retries:
+                        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+                        failure = f"shard {shard}: its Ray actor died {deaths[shard]} times (extract.ray.max_retries {ns.max_retries}): {why}"
+                        break
+                    queue.appendleft(shard)  # the next attempt resumes the part files it wrote
+                    idle.append(new_actor())
+                    continue
+                except Exception as e:  # noqa: BLE001 - an application error: report it and stop
                     failure = f"shard {shard}: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}"
+                    break
+                if "error" in result:
+                    failure = f"shard {shard}: {result['error']}"
+                    break
+                _say({"event": "shard_done", **result})
+                idle.append(actor)
         forward()
         if failure is not None:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            for _, actor in running.values():  # actor tasks cannot be force-cancelled: stop their process
+                ray.kill(actor)
             _say({"event": "error", "message": failure})
             return 1
 

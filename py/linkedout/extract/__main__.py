@@ -4,8 +4,9 @@
     python -m linkedout.extract finalize --store DIR [--items items.arrow]
 
 A shard run extracts exactly shard I of N (resuming its part files) and commits it; rerunning a
-finished shard does nothing. Exit status: 0 done, 2 bad input (one line on stderr), 3 refused because
-another writer committed this shard meanwhile (its commit is kept), 1 anything else.
+finished shard does nothing. Exit status: 0 done, 2 bad input or a GPU asked for that torch cannot use
+(one line on stderr), 3 refused because another writer committed this shard meanwhile (its commit is
+kept), 1 anything else.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _shard(argv: list[str]) -> int:
     p.add_argument("--of", type=int, default=0, help="number of shards (default: ceil(items / extract.shard_size), as the orchestrator)")
     p.add_argument("--key", default="", help="store key (default: the existing store's, else a hash of the inputs)")
     p.add_argument("--dataset", default="", help="dataset identity in the manifest (default: the existing store's, else a hash of items.arrow)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
+    p.add_argument("--device", default="auto", help="auto (the GPU if this host has one), cpu, cuda or cuda:N; a GPU asked for but unusable stops the job")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: workers.threads of the config)")
     p.add_argument("--json", action="store_true", help="progress and the result as JSON lines on stdout")
     ns = p.parse_args(argv)
@@ -73,7 +74,13 @@ def _shard(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if ns.device == "auto" else ns.device
+    from .device import DeviceError, resolve_device
+
+    try:
+        device = resolve_device(ns.device)
+    except DeviceError as e:
+        sys.stderr.write(f"linkedout.extract: {e}\n")
+        return 2
     from ..store.token_store import ShardCommitConflict, TokenStoreError
     from .work_unit import run_shard
 

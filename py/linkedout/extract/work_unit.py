@@ -141,10 +141,48 @@ def store_identity(store_dir: str | os.PathLike[str], job: ExtractJob, items_pat
     return key, h.hexdigest()[:16]
 
 
+def shards_with_parts(store_dir: str | os.PathLike[str]) -> set[int]:
+    """Shards with part files (unfinished work), from one directory listing."""
+    store = Path(store_dir)
+    if not store.is_dir():
+        return set()
+    return {int(p.name.split(".")[0].split("-")[1]) for p in store.iterdir() if ".part-" in p.name and p.name.startswith("shard-")}
+
+
+def committed_summary(
+    store_dir: str | os.PathLike[str], shard: int, ids: Sequence[str], retry_failed: bool, with_parts: set[int] | None = None
+) -> dict[str, Any] | None:
+    """The summary of shard ``shard`` if it is committed for exactly ``ids`` and nothing is left to do,
+    else None: the orchestrator's test (ts/schedule/extract.ts shardFinished), read from files only, so
+    a finished shard is known before any model is loaded."""
+    store = Path(store_dir)
+    if shard in (shards_with_parts(store) if with_parts is None else with_parts):
+        return None
+    try:
+        s = json.loads((store / f"shard-{shard}.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if not (store / f"shard-{shard}.arrow").exists() or (retry_failed and s["failed"]):
+        return None
+    return s if set(s["items"]) | {f["item"] for f in s["failed"]} == set(ids) else None
+
+
+def _store_key(store_dir: str | os.PathLike[str]) -> str | None:
+    try:
+        return str(json.loads((Path(store_dir) / "settings.json").read_text()).get("key"))
+    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+        return None
+
+
 ProgressFn = Callable[[int, int, str], None]
 
-# one loaded backbone per process: a Ray worker or a long-lived process running several shards
+# one loaded backbone per process: a Ray actor or a long-lived process running several shards
 _BACKBONES: dict[tuple[str, str, str], Any] = {}
+
+
+def backbone_loaded(job: ExtractJob, device: str) -> bool:
+    """Whether this process holds the job's backbone on ``device`` (the next shard reuses it)."""
+    return (job.model_path, job.model_dtype, device) in _BACKBONES
 
 
 def run_shard(
@@ -167,6 +205,17 @@ def run_shard(
         raise WorkUnitError(f"--shard {shard}: not in [0, {num_shards})")
     by_id = {str(it["item"]): it for it in items}
     shard_items = [by_id[i] for i in shard_members(list(by_id), num_shards, shard)]
+    ids = [str(it["item"]) for it in shard_items]
+    done = committed_summary(store_dir, shard, ids, job.retry_failed) if _store_key(store_dir) == key else None
+    if done is not None:  # a requeued or re-submitted finished shard: no model load (16 GB at 7B)
+        if progress:
+            progress(len(ids), len(ids), f"shard {shard}: already committed, {len(ids)} already done")
+        if num_shards == 1:  # as extract_shard: this shard is the whole store
+            from ..store.token_store import finalize_store
+
+            finalize_store(store_dir, ids)
+        return ShardReport(shard=shard, items=len(ids), extracted=0, skipped=len(ids), failed=list(done["failed"]),
+                           rows=int(done["rows"]), seconds=0.0)
     bkey = (job.model_path, job.model_dtype, device)
     if bkey not in _BACKBONES:
         _BACKBONES.clear()
@@ -192,11 +241,14 @@ __all__ = [
     "ExtractJob",
     "TokenStoreError",
     "WorkUnitError",
+    "backbone_loaded",
+    "committed_summary",
     "default_num_shards",
     "load_job",
     "read_items",
     "run_shard",
     "shard_members",
     "shard_of",
+    "shards_with_parts",
     "store_identity",
 ]

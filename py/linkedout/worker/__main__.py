@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(ns.threads)
     if ns.device.startswith("cuda") and not torch.cuda.is_available():
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
+        from ..extract.device import cuda_build, driver_description
+
         parser.exit(2, f"linkedout worker: --device {ns.device} but torch sees no CUDA device "
-                       f"(CUDA_VISIBLE_DEVICES={visible}, torch {torch.__version__})\n")
+                       f"(CUDA_VISIBLE_DEVICES={visible}, torch {torch.__version__}): {cuda_build()}; {driver_description()}\n")
     from .server import DEFAULT_MAX_MESSAGE_BYTES, WorkerServer
 
     try:

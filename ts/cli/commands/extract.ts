@@ -21,7 +21,7 @@ export const extractCommand: CliCommand<ExtractArgs> = {
       .option("set", { type: "string", array: true, default: [] as string[], describe: "override a config key: --set extract.frames=16" })
       .option("force", { type: "boolean", default: false, describe: "re-extract even if the store is cached" })
       .option("retry-failed", { type: "boolean", default: false, describe: "re-attempt the items recorded as failed (bad videos)" })
-      .option("engine", { choices: ["workers", "ray"] as const, describe: "who runs the shards: linkedout's worker pool, or Ray tasks (= --set extract.engine=…; docs/cluster.md)" })
+      .option("engine", { choices: ["workers", "ray"] as const, describe: "who runs the shards: linkedout's worker pool, or Ray actors, one per GPU (= --set extract.engine=…; docs/cluster.md)" })
       .option("address", { type: "string", describe: "Ray cluster to join: auto or ray://HOST:PORT; omitted = a private local one (= --set extract.ray.address=…)" })
       .option("json", { type: "boolean", default: false, describe: "NDJSON progress events on stdout" }) as unknown as Argv<ExtractArgs>,
   handler: async (args) => {
