@@ -25,7 +25,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "data": {"protocol", "config"},
     "model": {"config"},
     "store": {"config"},  # file formats: TokenStore, EmbeddingStore
-    "protocol": set(),  # the op API every op module uses
+    "protocol": {"config"},  # the op API every op module uses; op args typed from schemas/ (config.typed)
     "config": set(),  # config defaults read from schemas/
 }
 

@@ -20,7 +20,7 @@ export const embedStage: PipelineStage = {
       {
         run_dir: ctx.inputs.train!.dir,
         split_dir: ctx.inputs.split!.dir,
-        token_store: storeDir(ctx.inputs),
+        store: storeDir(ctx.inputs),
         out: join(ctx.dir, "embeddings"),
         threads: ctx.resources.soloThreads,
       },
