@@ -39,7 +39,7 @@ DatasetSyntheticCodec = Literal["mpeg4", "libx264"]
 class DatasetSynthetic:
     """The built-in synthetic dataset (docs/data.md): topics visible in the videos and named in titles, users with topic cycles, Zipf popularity, planted cold items."""
 
-    # Size preset: tiny (60 users, 30 items, 4 topics), default (500 users, 200 items, 8 topics; the quick start), 10k (10,000 users, 4,000 items, 12 topics; benchmarks). users/items/topics below override it when set.
+    # Size preset, sizes in x-presets: tiny (tests), default (the quick start), 10k (benchmarks). users/items/topics below override it when set.
     preset: DatasetSyntheticPreset = "default"
     # Number of users; 0 = the preset's.
     users: int = 0

@@ -403,7 +403,7 @@ export interface ExtractSection {
   };
 }
 /**
- * Build a TokenStore's manifest.json once every shard is committed, reading each shard summary once (py/linkedout/store/token_store.py finalize_store); checks every item is present exactly once.
+ * Build a TokenStore's manifest.json once every shard is committed, reading each shard summary once (py/linkedout/store/token_store/finalize.py finalize_store); checks every item is present exactly once.
  */
 export interface FinalizeStoreArgs {
   /**
