@@ -7,14 +7,16 @@
 // writer's commit is fenced, so a timed-out worker that is still running cannot commit over its retry.
 // Once every shard is committed the `finalize_store` op builds manifest.json once; the final check
 // reads it back: every catalogue item is present exactly once, either extracted or failed with its reason.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
 import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
+import type { ExtractArgs } from "../worker/generated/ops.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 import { contentHash } from "../util/fs.js";
 import type { ExtractConfig, ModelConfig } from "../config/index.js";
-import { schedulerOnlyKeys } from "../config/schema.js";
+import { schedulerOnlyKeys, STORE_IDENTITY_SECTIONS, storeIdentityKeys } from "../config/schema.js";
+import { MANIFEST_FILE, readManifest, readShardSummary, shardDataFile, shardsWithParts, shardSummaryFile, TOKENSTORE_FORMAT } from "./tokenstore-files.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {
@@ -31,22 +33,29 @@ function workerExtractArgs(s: ExtractConfig): Record<string, unknown> {
   return Object.fromEntries(Object.entries(s).filter(([k]) => !schedulerOnly.has(k)));
 }
 
-/** What the store's content depends on (the content hash names the store directory). */
+/**
+ * What the store's content depends on (the content hash names the store directory): the format, the
+ * dataset, and every `model` and `extract` key the schema marks `"x-store-identity": true`, each under
+ * its own name — except two pairs where one key decides whether the other counts: the tiny model's
+ * shape counts only when model.path is empty (part `model`), tap_every only when taps is empty (part
+ * `taps`, rule 2: tap_every counts from layer 0; the last layer is stored beside the configured taps).
+ * Python computes the same (linkedout.extract.store_identity); schemas/fixtures/store-identity.json
+ * holds cases both suites check.
+ */
 export function extractionKeyParts(dataset: string, model: ModelConfig, s: ExtractConfig): Record<string, unknown> {
+  const parts: Record<string, unknown> = { format: TOKENSTORE_FORMAT, dataset };
+  const values: Record<string, Record<string, unknown>> = { model: { ...model }, extract: { ...s } };
+  for (const section of STORE_IDENTITY_SECTIONS) {
+    for (const key of storeIdentityKeys(section)) {
+      if (key in parts) throw new Error(`store identity: ${section}.${key} collides with another part named ${key}`);
+      parts[key] = values[section]![key];
+    }
+  }
+  const { path: _path, tiny: _tiny, tap_every: _tapEvery, ...plain } = parts;
   return {
-    format: "linkedout.tokenstore/1",
-    dataset,
+    ...plain,
     model: model.path === "" ? { tiny: model.tiny } : { path: model.path },
-    dtype: model.dtype,
-    prompts: s.prompts,
-    side_channels: s.side_channels,
-    side_channel_max_chars: s.side_channel_max_chars,
-    frames: s.frames,
-    // rule 2: tap_every counts from layer 0 (0, k, 2k, ...); the last layer is stored beside the configured taps
     taps: s.taps.length > 0 ? { taps: s.taps, rule: 2 } : { tap_every: s.tap_every, rule: 2 },
-    merged_tokens: s.merged_tokens,
-    max_new_tokens: s.max_new_tokens,
-    store_dtype: s.store_dtype,
   };
 }
 
@@ -131,40 +140,14 @@ export interface ExtractionConfig {
   extract: ExtractConfig;
 }
 
-interface ShardSummaryFile {
-  shard: number;
-  items: string[];
-  failed: { item: string; reason: string }[];
-  num_shards: number;
-}
-
-function readJson<T>(path: string): T | null {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch {
-    return null;
-  }
-}
-
 /** A shard whose summary covers exactly `ids` and has no unfinished part files is done. */
 function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean, withParts: ReadonlySet<number>): boolean {
   if (withParts.has(shard)) return false;
-  const s = readJson<ShardSummaryFile>(join(storeDir, `shard-${shard}.json`));
-  if (!s || !existsSync(join(storeDir, `shard-${shard}.arrow`))) return false;
+  const s = readShardSummary(storeDir, shard);
+  if (!s || !existsSync(join(storeDir, shardDataFile(shard)))) return false;
   if (retryFailed && s.failed.length > 0) return false;
   const covered = new Set([...s.items, ...s.failed.map((f) => f.item)]);
   return covered.size === ids.length && ids.every((id) => covered.has(id));
-}
-
-/** Shards with part files (unfinished work), from one directory listing (not one per shard). */
-function shardsWithParts(storeDir: string): Set<number> {
-  const out = new Set<number>();
-  if (!existsSync(storeDir)) return out;
-  for (const f of readdirSync(storeDir)) {
-    const m = /^shard-(\d+)\.part-/.exec(f);
-    if (m) out.add(Number(m[1]));
-  }
-  return out;
 }
 
 function isWorkerDeath(err: unknown, w: WorkerClient): boolean {
@@ -224,9 +207,9 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   const runShard = async (w: WorkerClient, job: { shard: number; attempts: number }): Promise<void> => {
     const m = shards[job.shard]!;
     const items = m.ids.map((id) => {
-      const it = byId.get(id)!;
-      const out: Record<string, string | number | null> = {};
-      for (const [k, v] of Object.entries(it)) if (v !== undefined) out[k] = v;
+      const { item, video, ...side } = byId.get(id)!;
+      const out: ExtractArgs["items"][number] = { item, video };
+      for (const [k, v] of Object.entries(side)) if (v !== undefined) out[k] = v;
       return out;
     });
     const args = {
@@ -241,7 +224,7 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
       extract: workerExtractArgs(s),
     };
     baseOf.delete(m.shard);
-    const r = await w.call<ShardResult>("extract", args, {
+    const r = await w.call<"extract", ShardResult>("extract", args, {
       timeoutMs: opts.shardTimeoutMs,
       onProgress: (p: ProgressInfo) => {
         if (!baseOf.has(m.shard)) baseOf.set(m.shard, p.done);
@@ -306,7 +289,7 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
 
   // the manifest, built once for the whole store (shard commits never touch it: linear in shards)
   // (a rerun that found every shard committed and the manifest written has nothing to finalize)
-  if (results.size > 0 || !existsSync(join(opts.storeDir, "manifest.json"))) {
+  if (results.size > 0 || !existsSync(join(opts.storeDir, MANIFEST_FILE))) {
     const finisher = initial.find((w) => w.alive) ?? (opts.replaceWorker ? await opts.replaceWorker() : null);
     if (!finisher) throw new ExtractionError("no live worker left to finalize the store");
     try {
@@ -317,15 +300,15 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   }
 
   // final check: the manifest lists every shard, and every catalogue item exactly once
-  const manifest = readJson<{ complete: boolean; num_shards: number; failed: { item: string; reason: string }[] }>(join(opts.storeDir, "manifest.json"));
-  if (!manifest) throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: missing after extraction`);
+  const manifest = readManifest(opts.storeDir);
+  if (!manifest) throw new ExtractionError(`${join(opts.storeDir, MANIFEST_FILE)}: missing after extraction`);
   if (!manifest.complete || manifest.num_shards !== numShards) {
-    throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: incomplete (${manifest.num_shards} shards recorded, ${numShards} expected)`);
+    throw new ExtractionError(`${join(opts.storeDir, MANIFEST_FILE)}: incomplete (${manifest.num_shards} shards recorded, ${numShards} expected)`);
   }
   const seen = new Map<string, number>();
   for (const m of shards) {
-    const sum = readJson<ShardSummaryFile>(join(opts.storeDir, `shard-${m.shard}.json`));
-    if (!sum) throw new ExtractionError(`shard ${m.shard}: summary shard-${m.shard}.json missing`);
+    const sum = readShardSummary(opts.storeDir, m.shard);
+    if (!sum) throw new ExtractionError(`shard ${m.shard}: summary ${shardSummaryFile(m.shard)} missing`);
     for (const id of [...sum.items, ...sum.failed.map((f) => f.item)]) seen.set(id, (seen.get(id) ?? 0) + 1);
   }
   for (const id of byId.keys()) {

@@ -26,7 +26,7 @@ export interface TinyModelSummary {
 export async function buildTinyModel(out: string, shape: TinyModelShape, worker?: WorkerClient): Promise<TinyModelSummary> {
   const w = worker ?? (await startWorker({ device: "cpu", threads: 1 }));
   try {
-    const r = await w.call<TinyModelSummary>("build_tiny_model", { out: resolve(out), ...shape });
+    const r = await w.call<"build_tiny_model", TinyModelSummary>("build_tiny_model", { out: resolve(out), ...shape });
     return r.result;
   } finally {
     if (!worker) await w.close();

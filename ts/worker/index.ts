@@ -4,6 +4,7 @@ export { generateKeys, readCertificate, type CurveKeyPair, type KeyRole, type Ke
 export { serveWorker, type ServeWorkerOptions, type ServedWorker } from "./remote-server.js";
 export { WorkerPool, IDEMPOTENT_OPS, type PoolOptions, type PoolCallOptions, type Where } from "./pool.js";
 export { WorkerError } from "./errors.js";
+export type { OpArgs, OpName } from "./generated/ops.js";
 export { tensor, encodeTensor, decodeTensor, encodeTable, decodeTable, numel, DTYPES, type DType, type Tensor, type TensorData } from "./codec.js";
 export { PROTOCOL_VERSION, type ProgressInfo, type ErrorInfo } from "./protocol.js";
 export { findPython, REPO_ROOT } from "./python.js";

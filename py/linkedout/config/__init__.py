@@ -1,10 +1,9 @@
 """The experiment config's defaults, read from the JSON Schemas (schemas/config/<section>.schema.json).
 
-The schemas are the one definition of every config key and default (TypeScript's types are generated
-from them, ts/config/generated/). The Python settings dataclasses (``linkedout.model.config``,
-``linkedout.train.spec``, ``linkedout.extract.extractor``) take their field defaults from here at import,
-so no default is written twice; ``py/tests/config/test_schema_mirrors.py`` checks that their fields
-and types match the schema.
+The schemas are the one definition of every config key and default. TypeScript's types and the
+Python section dataclasses (``linkedout.config.generated``, subclassed with their checks by
+``linkedout.model.config``, ``linkedout.train.spec``, ``linkedout.extract.extractor``) are generated from
+them by `npm run gen:config`; test/config/generated.test.ts fails when a generated file is stale.
 """
 
 from __future__ import annotations
@@ -52,3 +51,20 @@ def default(section: str, path: str) -> Any:
     for part in path.split("."):
         value = value[part]
     return value
+
+
+STORE_IDENTITY_SECTIONS = ("model", "extract")
+"""The config sections whose keys feed extraction: each key says ``"x-store-identity": true | false``."""
+
+
+def store_identity_keys(section: str) -> list[str]:
+    """The section's keys marked ``"x-store-identity": true``: what the TokenStore's tokens depend on.
+
+    A key marked neither true nor false raises: a new key must say whether it changes the tokens
+    (TypeScript: ``storeIdentityKeys`` in ts/config/schema.ts)."""
+    props = section_schema(section)["properties"]
+    unmarked = [k for k, p in props.items() if not isinstance(p.get("x-store-identity"), bool)]
+    if unmarked:
+        raise ValueError(f"schemas/config/{section}.schema.json: {', '.join(f'{section}.{k}' for k in unmarked)} "
+                         'must say "x-store-identity": true or false')
+    return [k for k, p in props.items() if p["x-store-identity"] is True]

@@ -27,7 +27,10 @@ from typing import Any, Callable, Mapping, Sequence
 import pyarrow as pa
 
 from ..store.token_store import StoreSettings, TokenStoreError
+from ..config import section_defaults
+from ..config.typed import to_dict
 from .extractor import ExtractSettings, ShardReport
+from .store_identity import extraction_key
 
 
 class WorkUnitError(Exception):
@@ -72,13 +75,17 @@ def load_job(config_path: str | os.PathLike[str]) -> ExtractJob:
     except (TypeError, ValueError) as e:
         raise WorkUnitError(f"{path}: {e}") from e
     workers = cfg.get("workers") if isinstance(cfg.get("workers"), dict) else {}
+    # a key the file leaves out takes the schema's default (a resolved config has them all)
+    model = {**section_defaults("model"), **model}
+    extract = {**section_defaults("extract"), **extract}
+    workers = {**section_defaults("workers"), **workers}
     return ExtractJob(
         model_path=model_path,
-        model_dtype=str(model.get("dtype", "auto")),
+        model_dtype=str(model["dtype"]),
         settings=settings,
-        retry_failed=bool(extract.get("retry_failed", False)),
-        shard_size=int(extract.get("shard_size", 64)),
-        threads=int(workers.get("threads", 1)),
+        retry_failed=bool(extract["retry_failed"]),
+        shard_size=int(extract["shard_size"]),
+        threads=int(workers["threads"]),
     )
 
 
@@ -132,13 +139,13 @@ def store_identity(store_dir: str | os.PathLike[str], job: ExtractJob, items_pat
     if spath.exists():
         s = StoreSettings.from_json(json.loads(spath.read_text()))
         return s.key, s.dataset
-    parts = {"model": job.model_path, "dtype": job.model_dtype, "extract": {k: v for k, v in job.settings.__dict__.items()}}
-    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()[:16]
     h = hashlib.sha256()
     with open(items_path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return key, h.hexdigest()[:16]
+    dataset = h.hexdigest()[:16]
+    # the identity the orchestrator's extractionKey gives these inputs (both derived from the schema marks)
+    return extraction_key(dataset, {"path": job.model_path, "dtype": job.model_dtype}, to_dict(job.settings)), dataset
 
 
 def shards_with_parts(store_dir: str | os.PathLike[str]) -> set[int]:
