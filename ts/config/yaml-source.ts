@@ -1,6 +1,6 @@
 // Read one YAML config file into plain data plus the file:line:col of every key and value, so
 // schema errors can point at the exact spot.
-import { readFileSync } from "node:fs";
+import { NotUtf8Error, readUtf8File } from "../util/text.js";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 
 export interface SourceLoc {
@@ -41,8 +41,9 @@ export function joinPath(path: readonly (string | number)[]): string {
 export function parseYamlFile(file: string, display: string): ParsedYaml {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readUtf8File(file);
   } catch (err) {
+    if (err instanceof NotUtf8Error) throw new LocatedProblem(`${display}:${err.fault.line}`, "", `not UTF-8: byte 0x${err.fault.byte.toString(16)} at byte offset ${err.fault.offset} (save the config as UTF-8)`);
     const code = (err as NodeJS.ErrnoException).code;
     throw new LocatedProblem(display, "", code === "ENOENT" ? "file not found" : `cannot read: ${(err as Error).message}`);
   }
