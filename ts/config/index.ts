@@ -8,6 +8,7 @@ import type { ErrorObject, ValidateFunction } from "ajv";
 import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node } from "yaml";
 import { didYouMean, loadSchemaBundle, lookupPath, type PathKind, type SchemaBundle, type SchemaNode } from "./schema.js";
 import type { ExperimentConfig } from "./types.js";
+import { canonicalPath } from "../util/fs.js";
 import {
   joinPath,
   LocatedProblem,
@@ -319,7 +320,9 @@ function resolvePaths(data: Data, sources: SourceMap, locator: Locator, cwd: str
     const base = src.kind === "file" ? dirname(src.value.file) : cwd;
     const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(value);
     const expanded = value === "~" || value.startsWith("~/") ? homedir() + value.slice(1) : value;
-    const abs = isAbsolute(expanded) ? expanded : resolve(base, expanded);
+    // Canonical (resolved, no trailing slash, symlinks followed): stage keys hash these paths, so
+    // `ds/`, `./ds` and a symlink to ds must be one spelling (docs/running.md, "the cache").
+    const abs = canonicalPath(expanded, base);
     const setAt = (v: string) => {
       const parent = getAt(data, path.slice(0, -1));
       const last = path[path.length - 1]!;

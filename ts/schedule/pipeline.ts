@@ -24,7 +24,7 @@ import { DataError } from "../data/errors.js";
 import { utf8Vector } from "../data/arrow-columns.js";
 import { Table, type Utf8, type Vector } from "apache-arrow";
 import { computeMetrics, popularityRanks, type MetricsResult } from "../metrics/index.js";
-import { fileSha256, writeFileAtomic } from "../util/fs.js";
+import { canonicalPath, fileSha256, writeFileAtomic } from "../util/fs.js";
 import { ensureBackbonePath, extractionKeyParts, runExtraction, type ExtractionProgress, type ExtractItem } from "./extract.js";
 import { runRayExtraction } from "./extract-ray.js";
 import type { StageDef, StageOutput } from "./graph.js";
@@ -70,7 +70,7 @@ export function dataSource(config: ExperimentConfig): DataSource {
   }
   return {
     kind: "microlens",
-    dir: d.dir,
+    dir: canonicalPath(d.dir), // keys hash this path: one spelling per folder
     variant: d.variant,
     pairs: d.pairs,
     onBadRow: d.on_bad_row,
