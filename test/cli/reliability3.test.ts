@@ -2,8 +2,8 @@
 // cache key, closed pipes, damaged cache entries. Each child runs under a generous timeout that kills it
 // and fails the test (a hang).
 import { expect } from "chai";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,4 +67,50 @@ describe("issue 22 through the real CLI", function () {
     expect(readdirSync(join(root, "cache", "data")).filter((d) => !d.startsWith("."))).to.have.length(1);
     expect(readdirSync(join(root, "cache", "split")).filter((d) => !d.startsWith("."))).to.have.length(1);
   });
+
+  /** Every `.lock` or `.partial` entry left under the cache. */
+  const leftovers = () =>
+    readdirSync(join(root, "cache"), { recursive: true })
+      .map(String)
+      .filter((p) => /\.(lock|partial)$/.test(p));
+
+  it("`lo-exp run --json | head -n 1` (a real shell pipe) exits quietly, finishes the run, leaves no lock or .partial", async () => {
+    const args = popArgs(root, join(root, "ds"), "--force", "all", "--json").map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("bash", ["-c", `node '${join(REPO, "bin/lo-exp.js")}' ${args} 2>'${join(root, "err.txt")}' | head -n 1; echo "rc=\${PIPESTATUS[0]}" >&2`], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.stdout.trim().split("\n")).to.have.length(1);
+    expect(JSON.parse(r.stdout).event).to.equal("run_start");
+    expect(r.stderr.trim()).to.match(/^rc=(0|141)$/);
+    expect(readFileSync(join(root, "err.txt"), "utf8")).to.not.match(/EPIPE|internal error|\bat \S+ \(/);
+    expect(leftovers()).to.deep.equal([]);
+  });
+
+  for (const stream of ["stdout", "stderr"] as const) {
+    it(`${stream} closed before lo-exp writes a byte: the run still finishes (results written), exit 0, no lock or .partial`, async () => {
+      const started = Date.now();
+      const json = stream === "stdout" ? ["--json"] : [];
+      const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...popArgs(root, join(root, "ds"), "--force", "all", ...json)], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let other = "";
+      // Close our end of the real pipe at once: every write lo-exp makes to it fails with EPIPE.
+      child[stream].destroy();
+      (stream === "stdout" ? child.stderr : child.stdout).on("data", (d: Buffer) => (other += d.toString()));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error("hang"))), 120_000);
+        child.on("exit", (c) => (clearTimeout(timer), resolve(c)));
+      });
+      expect(code, other).to.be.oneOf([0, 141]);
+      expect(other).to.not.match(/EPIPE|internal error/);
+      expect(leftovers()).to.deep.equal([]);
+      // --force all recomputed the last stage: its cache folder was renamed into place after we closed the pipe.
+      const metrics = readdirSync(join(root, "cache", "metrics")).filter((d) => !d.startsWith("."));
+      expect(metrics).to.have.length(1);
+      expect(statSync(join(root, "cache", "metrics", metrics[0]!)).ctimeMs).to.be.greaterThan(started);
+    });
+  }
 });
