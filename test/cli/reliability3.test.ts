@@ -3,13 +3,14 @@
 // and fails the test (a hang).
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const POP = join(REPO, "configs/pop.yaml");
+const SASREC_ID = join(REPO, "configs/sasrec-id.yaml");
 
 export interface Ran {
   code: number | null;
@@ -46,7 +47,11 @@ export function pairsOnlyDataset(dir: string): void {
 }
 
 export function popArgs(root: string, dataDir: string, ...more: string[]): string[] {
-  return ["run", POP, "--set", "dataset.source=microlens", "--set", `dataset.dir=${dataDir}`, "--set", `cache_dir=${join(root, "cache")}`, "--set", `results_dir=${join(root, "results")}`, ...more];
+  return configArgs(POP, root, dataDir, ...more);
+}
+
+function configArgs(config: string, root: string, dataDir: string, ...more: string[]): string[] {
+  return ["run", config, "--set", "dataset.source=microlens", "--set", `dataset.dir=${dataDir}`, "--set", `cache_dir=${join(root, "cache")}`, "--set", `results_dir=${join(root, "results")}`, ...more];
 }
 
 describe("issue 22 through the real CLI", function () {
@@ -60,12 +65,24 @@ describe("issue 22 through the real CLI", function () {
   after(() => root && rmSync(root, { recursive: true, force: true }));
 
   it("dataset.dir spelled …/ds, …/ds/, ./ds and through a symlink gives one data-stage key (one cache entry)", async () => {
-    for (const spelling of [join(root, "ds"), `${join(root, "ds")}/`, "./ds", "link", `${join(root, "link")}/`]) {
+    for (const spelling of [join(root, "ds"), `${join(root, "ds")}/`, "./ds", `${join(root, "link")}/`]) {
       const r = await lo(popArgs(root, spelling), root);
       expect(r.code, r.stderr).to.equal(0);
     }
     expect(readdirSync(join(root, "cache", "data")).filter((d) => !d.startsWith("."))).to.have.length(1);
     expect(readdirSync(join(root, "cache", "split")).filter((d) => !d.startsWith("."))).to.have.length(1);
+  });
+
+  it("a YAML alias bomb is a user mistake naming the file, not an internal error", async () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (const [prev, name] of [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "f"]]) levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    writeFileSync(join(root, "bomb.yaml"), `${levels.join("\n")}\n`);
+    for (const verb of [["config", "show"], ["run"]]) {
+      const r = await lo([...verb, "bomb.yaml"], root);
+      expect(r.code).to.equal(1);
+      expect(r.stderr.trim()).to.match(/^lo-exp: bomb\.yaml: invalid YAML: .*alias/);
+      expect(r.stderr).to.not.match(/internal error|bug in lo-exp/);
+    }
   });
 
   /** Every `.lock` or `.partial` entry left under the cache. */
@@ -113,4 +130,82 @@ describe("issue 22 through the real CLI", function () {
       expect(statSync(join(root, "cache", "metrics", metrics[0]!)).ctimeMs).to.be.greaterThan(started);
     });
   }
+
+  /** The one finished entry of `stage` in the cache. */
+  const entry = (stage: string): string => {
+    const keys = readdirSync(join(root, "cache", stage)).filter((d) => !d.startsWith(".") && !d.includes("."));
+    expect(keys, stage).to.have.length(1);
+    return join(root, "cache", stage, keys[0]!);
+  };
+  /** stderr lines that report cache damage. */
+  const damageLines = (stderr: string) => stderr.split("\n").filter((l) => l.includes("cache entry damaged"));
+  const clean = (r: Ran) => {
+    expect(r.stderr).to.not.match(/internal error|Unexpected end|\bat \S+ \(/);
+  };
+
+  it("a 0-byte or garbled stage.json is a cache miss: recomputed with one line naming the file", async () => {
+    expect((await lo(popArgs(root, join(root, "ds")), root)).code).to.equal(0);
+    for (const bad of ["", "{\"stage\": \"split\", \"meta\": {", "[1, 2]"]) {
+      const f = join(entry("split"), "stage.json");
+      writeFileSync(f, bad);
+      const r = await lo(popArgs(root, join(root, "ds")), root);
+      expect(r.code, r.stderr).to.equal(0);
+      clean(r);
+      expect(damageLines(r.stderr), r.stderr).to.have.length(1);
+      expect(damageLines(r.stderr)[0]).to.include(`[split] cache entry damaged, recomputing: ${f}: `);
+      expect(JSON.parse(readFileSync(f, "utf8")).stage).to.equal("split");
+    }
+  });
+
+  it("a truncated output file is a miss; a damaged file in an entry without records names the fix (--force split)", async () => {
+    const ranks = join(entry("pop-rank"), "ranks.arrow");
+    truncateSync(ranks, 64);
+    const r = await lo(popArgs(root, join(root, "ds")), root);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(damageLines(r.stderr)).to.deep.equal([`[pop-rank] cache entry damaged, recomputing: ${ranks}: 64 bytes, recorded ${statSync(ranks).size} (truncated or changed)`]);
+
+    // An entry made before lo-exp recorded its files (no "files" in stage.json) is trusted as it is;
+    // when one of its files is then unreadable, the failing stage's message says how to recompute it.
+    const split = entry("split");
+    const rec = JSON.parse(readFileSync(join(split, "stage.json"), "utf8")) as Record<string, unknown>;
+    delete rec.files;
+    writeFileSync(join(split, "stage.json"), JSON.stringify(rec));
+    writeFileSync(join(split, "train.arrow"), "not arrow at all");
+    const bad = await lo(popArgs(root, join(root, "ds"), "--force", "pop-rank"), root);
+    expect(bad.code).to.equal(1);
+    clean(bad);
+    expect(bad.stderr.trim().split("\n").filter((l) => l.startsWith("lo-exp:"))).to.have.length(1);
+    expect(bad.stderr).to.include(join(split, "train.arrow"));
+    expect(bad.stderr).to.include("rerun with `--force split`");
+    const fixed = await lo(popArgs(root, join(root, "ds"), "--force", "split"), root);
+    expect(fixed.code, fixed.stderr).to.equal(0);
+  });
+
+  it("a truncated best.pt is noticed by a rerun; a same-size change to a big file only by --verify-cache", async () => {
+    const args = (...more: string[]) => configArgs(SASREC_ID, root, join(root, "ds"), "--set", "train.epochs=1", "--set", "workers.count=1", ...more);
+    const first = await lo(args(), root, 240_000);
+    expect(first.code, first.stderr).to.equal(0);
+    const train = entry("train");
+    const best = join(train, "best.pt");
+    const size = statSync(best).size;
+    truncateSync(best, Math.floor(size / 2));
+    const r = await lo(args(), root, 240_000);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(damageLines(r.stderr)).to.deep.equal([`[train] cache entry damaged, recomputing: ${best}: ${Math.floor(size / 2)} bytes, recorded ${size} (truncated or changed)`]);
+    expect(statSync(best).size).to.be.greaterThan(0);
+
+    // checkpoint.pt is over 1 MiB: a plain hit checks its size only, --verify-cache its sha256.
+    const ckpt = join(train, "checkpoint.pt");
+    expect(statSync(ckpt).size).to.be.greaterThan(1 << 20);
+    const bytes = readFileSync(ckpt);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    writeFileSync(ckpt, bytes);
+    const hit = await lo(args(), root, 240_000);
+    expect(hit.code).to.equal(0);
+    expect(damageLines(hit.stderr)).to.deep.equal([]);
+    const verified = await lo(args("--verify-cache"), root, 240_000);
+    expect(verified.code, verified.stderr).to.equal(0);
+    expect(damageLines(verified.stderr)).to.deep.equal([`[train] cache entry damaged, recomputing: ${ckpt}: content differs from its recorded sha256 (same size, changed bytes)`]);
+    expect(verified.stderr).to.match(/\[embed\] cache hit/);
+  });
 });

@@ -64,7 +64,13 @@ export function parseYamlFile(file: string, display: string): ParsedYaml {
     throw new LocatedProblem(`${display}:${at.line}:${at.col}`, "", "a config must be a mapping of keys to values");
   }
   walk(contents, [], loc, sources);
-  const data = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  } catch (err) {
+    // The yaml library bounds alias expansion ("billion laughs"); that is the file's doing, not a bug.
+    throw new LocatedProblem(display, "", `invalid YAML: ${(err as Error).message.split("\n")[0]} (more than 100 alias expansions; write the values out instead of nesting *aliases)`);
+  }
   return { data, sources };
 }
 

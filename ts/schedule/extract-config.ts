@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
 import { startWorker, type WorkerClient } from "../worker/index.js";
 import { ensureBackbonePath, runExtraction } from "./extract.js";
+import { rerecordEntry } from "./cache-check.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { extractItems, pipelineStages } from "./pipeline.js";
 import { PreflightError, preflightProblems } from "./preflight.js";
@@ -102,6 +103,7 @@ export async function extractConfig(path: string, opts: ExtractConfigOptions = {
         log: (m) => reporter.log(m, "extract"),
       });
       reporter.log(`retried failed items: ${report.extracted} extracted, ${report.failed.length} still failed`, "extract");
+      rerecordEntry(ex.dir); // changed in place on purpose: record its files again (cache-check.ts)
       return { store, key: ex.key, cached: false, meta: { ...ex.meta, failed: report.failed.length, retried: report.extracted } };
     }
     return { store, key: ex.key, cached: ex.cached, meta: ex.meta };
