@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FORCE_CHOICES } from "../../ts/cli/commands/run.js";
 import { pipelineStages } from "../../ts/schedule/pipeline.js";
+import { pngBytes } from "../data/png.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const LINKEDOUT = join(REPO, "configs/linkedout.yaml");
@@ -139,13 +140,14 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     expect(stats.stdout).to.contain(`warning: ${pairs}: no user has ≥ 5 interactions, so the protocol keeps none`);
   });
 
-  it("7: two undecodable videos are named in the summary and failed_items.tsv; --strict exits 3", async () => {
+  it("7: two undecodable videos and a PNG named .mp4 are named in the summary and failed_items.tsv; --strict exits 3", async () => {
     const data = join(dir, "synth");
     const synth = await lo(["data", "synth", "--preset", "tiny", "--out", data], dir, 180_000);
     expect(synth.code, synth.stderr).to.equal(0);
     const videos = join(data, "MicroLens-synth_videos");
     writeFileSync(join(videos, "3.mp4"), Buffer.alloc(0)); // empty
     writeFileSync(join(videos, "7.mp4"), Buffer.alloc(3000, 7)); // not a video container
+    writeFileSync(join(videos, "11.mp4"), pngBytes()); // an image: FFmpeg would read it as a one-frame video (issue 22)
     const sets = [
       "dataset.source=microlens",
       `dataset.dir=${data}`,
@@ -158,14 +160,15 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     const r = await lo(["run", LINKEDOUT, ...sets], dir, 240_000);
     expect(r.code, r.stderr.slice(-3000)).to.equal(0);
     const list = join(dir, "results-7", "bad-videos", "failed_items.tsv");
-    expect(r.stdout, r.stdout).to.contain(`2 of 30 videos failed extraction and have no content tokens; list: ${relative(dir, list)}`);
+    expect(r.stdout, r.stdout).to.contain(`3 of 30 videos failed extraction and have no content tokens; list: ${relative(dir, list)}`);
     const rows = readFileSync(list, "utf8").trim().split("\n");
     expect(rows[0]).to.equal("item\treason");
-    expect(rows.slice(1).map((row) => row.split("\t")[0]).sort()).to.deep.equal(["3", "7"]);
+    expect(rows.slice(1).map((row) => row.split("\t")[0]).sort()).to.deep.equal(["11", "3", "7"]);
+    expect(rows).to.include(`11\tnot_video: ${join(videos, "11.mp4")} (an image (png_pipe), not a video container)`);
 
     const strict = await lo(["run", LINKEDOUT, ...sets, "--strict"], dir, 120_000);
     expect(strict.code, strict.stderr.slice(-3000)).to.equal(3);
-    expect(strict.stderr).to.contain(`lo-exp: bad-videos: 2 of 30 videos failed extraction (strict; listed in ${list})`);
+    expect(strict.stderr).to.contain(`lo-exp: bad-videos: 3 of 30 videos failed extraction (strict; listed in ${list})`);
   });
 
   it("--version prints package.json's version", async () => {
