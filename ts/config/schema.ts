@@ -95,6 +95,7 @@ export function loadSchemaBundle(schemaDir: string = SCHEMA_DIR, opts: { checkMe
     metaSchema: { enum: [...PATH_KINDS] },
   });
   ajv.addKeyword({ keyword: "x-scheduler-only", schemaType: "boolean" });
+  ajv.addKeyword({ keyword: "x-presets", schemaType: "object" }); // dataset.synthetic.preset: each preset's sizes (ts/data/synth.ts)
   for (const s of sections) {
     if (!s.$id) throw new Error(`schema under ${sectionDir} has no $id`);
     byId.set(s.$id, s);

@@ -435,8 +435,3 @@ export function connectWorker(opts: ConnectWorkerOptions): Promise<WorkerClient>
 export function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerClient> {
   return WorkerClient.start(opts);
 }
-
-/** Check args against the op's schema before sending (the worker checks again). */
-export function checkArgs(op: string, args: unknown): string | null {
-  return argsProblem(op, args);
-}

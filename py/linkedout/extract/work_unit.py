@@ -29,9 +29,6 @@ import pyarrow as pa
 from ..store.token_store import StoreSettings, TokenStoreError
 from .extractor import ExtractSettings, ShardReport
 
-# keys of the `extract` config section that are orchestration, not what the extractor computes
-_ORCHESTRATION_KEYS = ("shard_size", "retry_failed", "max_attempts", "engine", "ray")
-
 
 class WorkUnitError(Exception):
     """A user mistake in the work unit's inputs; the message is one line naming the file and key."""
