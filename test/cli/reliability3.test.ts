@@ -20,9 +20,9 @@ export interface Ran {
 }
 
 /** Run `lo-exp ARGS` in `cwd`; a child still running after `timeoutMs` is killed and the test fails. */
-export function lo(args: string[], cwd: string, timeoutMs = 120_000): Promise<Ran> {
+export function lo(args: string[], cwd: string, timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -82,6 +82,25 @@ describe("issue 22 through the real CLI", function () {
       expect(r.code).to.equal(1);
       expect(r.stderr.trim()).to.match(/^lo-exp: bomb\.yaml: invalid YAML: .*alias/);
       expect(r.stderr).to.not.match(/internal error|bug in lo-exp/);
+    }
+  });
+
+  it("a TMPDIR that is not a folder is named before any stage starts; serve --port 70000 is refused before the ranking worker", async () => {
+    writeFileSync(join(root, "not-a-dir"), "");
+    // tsx (running lo-exp from source) would keep its cache under TMPDIR: off, so the check is lo-exp's.
+    const env = { ...process.env, TMPDIR: join(root, "not-a-dir"), TSX_DISABLE_CACHE: "1" };
+    const r = await lo(popArgs(root, join(root, "ds"), "--force", "all"), root, 120_000, env);
+    expect(r.code).to.equal(1);
+    expect(r.stderr.trim()).to.equal(
+      `lo-exp: TMPDIR=${join(root, "not-a-dir")}: ${join(root, "not-a-dir")} is not a directory (workers make their private scratch folders there; set TMPDIR to an existing writable folder, or unset it)`,
+    );
+    expect(r.stderr).to.not.match(/\[data\]|running/);
+
+    // The run folder does not exist either: the flag is checked first, before anything is opened or started.
+    for (const [flag, value, problem] of [["--port", "70000", "serve.port must be <= 65535, got 70000"], ["--max-k", "0", "serve.max_k must be >= 1, got 0"]]) {
+      const s = await lo(["serve", join(root, "no-such-run"), flag!, value!], root);
+      expect(s.code).to.equal(1);
+      expect(s.stderr.trim()).to.equal(`lo-exp: ${flag} ${value}: ${problem}`);
     }
   });
 

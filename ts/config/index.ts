@@ -431,6 +431,26 @@ export function configDefaults(schemaDir?: string): ExperimentConfig {
   return data;
 }
 
+/**
+ * Check one value for one config key against the schema, as a command-line flag that stands for the key
+ * would set it (`lo-exp serve --port 70000` is `serve.port`): the problem (`must be <= 65535, got
+ * 70000`), or undefined when the value is allowed. Lets a verb refuse a bad flag before any work starts.
+ */
+export function configValueProblem(keyPath: string, value: unknown): string | undefined {
+  const bundle = loadSchemaBundle();
+  const data: Data = {};
+  bundle.validate(data); // fill every default
+  const segs = keyPath.split(".");
+  let node: unknown = data;
+  for (const seg of segs.slice(0, -1)) node = isPlainObject(node) ? node[seg] : undefined;
+  if (!isPlainObject(node)) throw new Error(`configValueProblem: no config section for ${keyPath}`);
+  node[segs[segs.length - 1]!] = value;
+  if (bundle.validate(data)) return undefined;
+  const errors = bundle.validate.errors ?? [];
+  const own = errors.find((e) => e.instancePath === `/${segs.join("/")}`) ?? errors[0];
+  return `${own?.message ?? "not allowed"}, got ${JSON.stringify(value)}`;
+}
+
 const standaloneValidators = new Map<string, ValidateFunction>();
 
 /**

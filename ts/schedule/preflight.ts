@@ -6,6 +6,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, r
 import { dirname, join, relative, resolve } from "node:path";
 import { showSource, sourceOf, type LoadedConfig } from "../config/index.js";
 import { checkUsersLeft, loadMicroLens, officialSplit } from "../data/index.js";
+import { scratchDirProblems } from "../worker/index.js";
 import { checkBeforeRun, splitOptions, usesContent } from "./pipeline.js";
 
 /** The `architectures` entry of a LLaVA-OneVision checkpoint's config.json (what the worker loads it as). */
@@ -180,6 +181,7 @@ export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opt
     const why = unwritableDirReason(dir);
     if (why) problems.push(`${keyRef(loaded, key, cwd)}: ${why}`);
   }
+  problems.push(...scratchDirProblems()); // TMPDIR and /dev/shm, before a worker's mkdtemp finds them
 
   const d = config.dataset;
   if (d.source === "microlens" && d.dir !== "") {
