@@ -165,6 +165,8 @@ function applySet(data: Data, sources: SourceMap, arg: string, bundle: SchemaBun
   const raw = arg.slice(eq + 1);
   const path = keyPath.split(".");
   if (path.some((s) => s === "")) throw new ConfigError([`--set ${arg} ${keyPath}: empty segment in key path`]);
+  // Node decodes argv with replacement characters: a U+FFFD here means bytes that were not UTF-8.
+  if (arg.includes("\ufffd")) throw new ConfigError([`--set ${arg} ${keyPath}: not UTF-8 (the argument holds U+FFFD where its bytes could not be decoded; check the shell's encoding)`]);
   if (path[0] === "extends" || path[0] === "$schema")
     throw new ConfigError([`--set ${arg} ${keyPath}: cannot be set from the command line`]);
   const found = lookupPath(path, bundle);

@@ -47,6 +47,8 @@ export function parseYamlFile(file: string, display: string): ParsedYaml {
     const code = (err as NodeJS.ErrnoException).code;
     throw new LocatedProblem(display, "", code === "ENOENT" ? "file not found" : `cannot read: ${(err as Error).message}`);
   }
+  // An empty file is most often one truncated to nothing; `{}` says "all defaults" on purpose.
+  if (text.trim() === "") throw new LocatedProblem(display, "", "empty file (a config needs at least one key; write `{}` for all defaults)");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const loc = (offset: number): SourceLoc => ({ file: display, ...lineCounter.linePos(offset) });

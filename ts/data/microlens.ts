@@ -177,8 +177,16 @@ function readPairsCsv(path: string, policy: BadRowPolicy, dupPolicy: DuplicatePo
     log.add({ kind, file: path, line, message });
   };
   let header = true;
+  const text = readText(path);
+  // The files end every line with a newline; a last line without one was most likely cut short (a
+  // truncated copy), and a cut row can still parse (`u07,n,12` cut to `u07,n,1`): report it.
+  const cutLine = text.length > 0 && !text.endsWith("\n") ? text.split("\n").length : -1;
   try {
-    for (const { fields, line } of readCsv(readText(path))) {
+    for (const { fields, line } of readCsv(text)) {
+      if (line === cutLine && !header) {
+        bad(line, "bad_row", "the last line has no line end, so the file looks cut short (a complete file ends with a newline; if this one is whole, add it)");
+        continue;
+      }
       if (header) {
         header = false;
         const got = fields.map((f) => f.trim().toLowerCase()).join(",");

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join, sep } from "node:path";
 import { writeFileAtomic } from "../util/fs.js";
+import { jsonSyntaxProblem, NotUtf8Error, readUtf8File } from "../util/text.js";
 
 /** One file of a stage's output: path relative to the stage folder (with `/`), size, sha256. */
 export interface RecordedFile {
@@ -67,12 +68,18 @@ function isRecordedFile(v: unknown): v is RecordedFile {
 export function inspectEntry(dir: string, level: VerifyLevel): EntryState {
   const f = join(dir, "stage.json");
   if (!existsSync(f)) return undefined;
+  if (!lstatSync(f).isFile()) return { damaged: `${f}: a directory, not a file` };
+  let text: string;
+  try {
+    text = readUtf8File(f);
+  } catch (err) {
+    return { damaged: err instanceof NotUtf8Error ? err.message : `${f}: unreadable (${(err as Error).message})` };
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(f, "utf8"));
+    parsed = JSON.parse(text);
   } catch (err) {
-    const size = lstatSync(f).size;
-    return { damaged: `${f}: ${size === 0 ? "empty (0 bytes)" : `not valid JSON (${(err as Error).message})`}` };
+    return { damaged: `${f}: ${text.length === 0 ? "empty (0 bytes)" : jsonSyntaxProblem(err, text)}` };
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return { damaged: `${f}: not a stage record (expected a JSON object)` };
   const rec = parsed as { meta?: unknown; files?: unknown };

@@ -76,3 +76,22 @@ export function decodeUtf8Strict(buf: Uint8Array, path: string): string {
 export function readUtf8File(path: string): string {
   return decodeUtf8Strict(readFileSync(path), path);
 }
+
+/**
+ * Why `text` is not JSON, in the user's terms instead of the parser's ("Unexpected end of JSON input"):
+ * `empty`, `ends early (truncated?)`, or `invalid JSON at line L, column C`. Call with the error JSON.parse threw.
+ */
+export function jsonSyntaxProblem(err: unknown, text: string): string {
+  if (text.trim() === "") return "empty (no JSON value)";
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Unexpected end of JSON input|Unterminated string/.test(message)) return "not valid JSON: it ends early (truncated?)";
+  const pos = /at position (\d+)/.exec(message);
+  const at = pos ? Number(pos[1]) : -1;
+  if (at >= 0) {
+    const before = text.slice(0, at);
+    const line = before.split("\n").length;
+    const col = at - before.lastIndexOf("\n");
+    return `not valid JSON at line ${line}, column ${col}`;
+  }
+  return "not valid JSON";
+}
