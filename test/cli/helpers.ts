@@ -1,23 +1,15 @@
 // Helpers for the CLI tests of issue 22: run lo-exp as a child process, a tiny pairs-only dataset.
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT, spawnLoExp, type Ran } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const POP = join(REPO, "configs/pop.yaml");
+export type { Ran };
+const POP = join(REPO_ROOT, "configs/pop.yaml");
 
-export interface Ran {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `lo-exp ARGS` in `cwd`; a child still running after `timeoutMs` is killed and the test fails. */
+/** `loExp` (test/helpers.ts) with an environment of its own (e.g. TMPDIR) for the child. */
 export function lo(args: string[], cwd: string, timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnLoExp(args, { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -26,7 +18,7 @@ export function lo(args: string[], cwd: string, timeoutMs = 120_000, env: NodeJS
       child.kill("SIGKILL");
       reject(new Error(`lo-exp ${args.join(" ")}: still running after ${timeoutMs / 1000} s (hang)\n${stderr.slice(-2000)}`));
     }, timeoutMs);
-    child.on("exit", (code, signal) => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
