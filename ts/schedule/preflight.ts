@@ -2,7 +2,7 @@
 // stage starts — output folders writable, the dataset readable with users left after the protocol, the
 // model folder a LLaVA-OneVision checkpoint — reported together, one line each, each naming the config
 // key and where its value came from (docs/errors.md, PreflightError).
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { showSource, sourceOf, type LoadedConfig } from "../config/index.js";
 import { checkUsersLeft, loadMicroLens, officialSplit } from "../data/index.js";
@@ -94,19 +94,7 @@ function jsonFileProblem(file: string): [string | null, Record<string, unknown> 
   return [null, parsed as Record<string, unknown>];
 }
 
-/** JSON files a LLaVA-OneVision folder may hold besides config.json; the worker's loader reads each one that is there. */
-const MODEL_JSON_FILES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "added_tokens.json",
-  "vocab.json",
-  "preprocessor_config.json",
-  "processor_config.json",
-  "video_preprocessor_config.json",
-  "chat_template.json",
-  "generation_config.json",
-];
+
 
 /** A .safetensors file starts with an 8-byte little-endian header length, then that much JSON: cheap to verify. */
 function safetensorsProblem(file: string): string | null {
@@ -172,9 +160,10 @@ export function modelFolderProblems(dir: string): string[] {
     const r = readable(f) ?? (statSync(f).size === 0 ? `${f}: empty (0 bytes)` : null);
     if (r) problems.push(r);
   }
-  for (const name of MODEL_JSON_FILES) {
+  // Every JSON file of a checkpoint folder (tokenizer, tokenizer_config, preprocessor/processor config,
+  // the weight index, …) is a JSON object the loader reads: check them all, whatever their names.
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "config.json").sort()) {
     const f = join(dir, name);
-    if (!existsSync(f)) continue;
     const [problem] = jsonFileProblem(f);
     if (problem && !problems.includes(problem)) problems.push(problem);
   }
