@@ -3,11 +3,12 @@
 // Cases that used to hang run under a generous timeout that kills the child and fails the test.
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { FORCE_CHOICES } from "../../ts/cli/commands/run.js";
 import { pipelineStages } from "../../ts/schedule/pipeline.js";
+import { pngBytes } from "../data/png.js";
 import { LO_EXP, loExp, REPO_ROOT } from "../helpers.js";
 
 const LINKEDOUT = join(REPO_ROOT, "configs/linkedout.yaml");
@@ -113,13 +114,14 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     expect(stats.stdout).to.contain(`warning: ${pairs}: no user has ≥ 5 interactions, so the protocol keeps none`);
   });
 
-  it("7: two undecodable videos are named in the summary and failed_items.tsv; --strict exits 3", async () => {
+  it("7: two undecodable videos and a PNG named .mp4 are named in the summary and failed_items.tsv; --strict exits 3", async () => {
     const data = join(dir, "synth");
     const synth = await loExp(["data", "synth", "--preset", "tiny", "--out", data], dir, 180_000);
     expect(synth.code, synth.stderr).to.equal(0);
     const videos = join(data, "MicroLens-synth_videos");
     writeFileSync(join(videos, "3.mp4"), Buffer.alloc(0)); // empty
     writeFileSync(join(videos, "7.mp4"), Buffer.alloc(3000, 7)); // not a video container
+    writeFileSync(join(videos, "11.mp4"), pngBytes()); // an image: FFmpeg would read it as a one-frame video (issue 22)
     const sets = [
       "dataset.source=microlens",
       `dataset.dir=${data}`,
@@ -127,19 +129,25 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
       `results_dir=${join(dir, "results-7")}`,
       "train.epochs=1",
       "extract.frames=2",
+      "extract.shard_size=3", // 10 shards: the id hash leaves shard 7 without items (issue 22), it must commit as empty
       "name=bad-videos",
     ].flatMap((s) => ["--set", s]);
     const r = await loExp(["run", LINKEDOUT, ...sets], dir, 240_000);
     expect(r.code, r.stderr.slice(-3000)).to.equal(0);
     const list = join(dir, "results-7", "bad-videos", "failed_items.tsv");
-    expect(r.stdout, r.stdout).to.contain(`2 of 30 videos failed extraction and have no content tokens; list: ${relative(dir, list)}`);
+    expect(r.stdout, r.stdout).to.contain(`3 of 30 videos failed extraction and have no content tokens; list: ${relative(dir, list)}`);
     const rows = readFileSync(list, "utf8").trim().split("\n");
     expect(rows[0]).to.equal("item\treason");
-    expect(rows.slice(1).map((row) => row.split("\t")[0]).sort()).to.deep.equal(["3", "7"]);
+    expect(rows.slice(1).map((row) => row.split("\t")[0]).sort()).to.deep.equal(["11", "3", "7"]);
+    expect(rows).to.include(`11\tnot_video: ${join(videos, "11.mp4")} (an image (png_pipe), not a video container)`);
+    const extractDir = join(dir, "cache-7", "extract");
+    const store = join(extractDir, readdirSync(extractDir).find((d) => !d.includes("."))!, "store");
+    const summaries = Array.from({ length: 10 }, (_, i) => JSON.parse(readFileSync(join(store, `shard-${i}.json`), "utf8")) as { rows: number; items: string[] });
+    expect(summaries.filter((x) => x.items.length === 0 && x.rows === 0).length).to.be.greaterThan(0);
 
     const strict = await loExp(["run", LINKEDOUT, ...sets, "--strict"], dir, 120_000);
     expect(strict.code, strict.stderr.slice(-3000)).to.equal(3);
-    expect(strict.stderr).to.contain(`lo-exp: bad-videos: 2 of 30 videos failed extraction (strict; listed in ${list})`);
+    expect(strict.stderr).to.contain(`lo-exp: bad-videos: 3 of 30 videos failed extraction (strict; listed in ${list})`);
   });
 
   it("--version prints package.json's version", async () => {

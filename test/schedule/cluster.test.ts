@@ -130,7 +130,10 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
     rmSync(join(store, "shard-1.json"));
     const fin = await run(findPython(), ["-m", "linkedout.extract", "finalize", "--store", store], { PYTHONPATH: join(REPO_ROOT, "py") });
     expect(fin.code).to.equal(2);
-    expect(fin.stderr.trim()).to.equal(`linkedout.extract finalize: ${store}: 1 of ${numShards} shards not finished, e.g. shard 1 (run it: --shard 1 --of ${numShards})`);
+    expect(fin.stderr.trim()).to.equal(
+      `linkedout.extract finalize: ${store}: 1 of ${numShards} shards not finished, e.g. shard 1; rerun the same \`lo-exp run …\` or ` +
+        `\`lo-exp extract …\` command (it resumes unfinished shards), or on a cluster the shard's own job (\`python -m linkedout.extract … --shard 1 --of ${numShards}\`, docs/cluster.md)`,
+    );
   });
 
   it("--engine ray: 2 actors each load the backbone once and pull shards; one killed mid-shard is replaced, and the store equals the orchestrated one", async () => {

@@ -48,7 +48,20 @@ export function buildCli(argv: string[]) {
   return cli;
 }
 
+/**
+ * A reader that goes away (`lo-exp run --json | head -n 1`) must not crash lo-exp half-way through a
+ * stage: Node ignores SIGPIPE, so a write to the closed pipe emits an 'error' that, unhandled, kills the
+ * process with a stack and leaves `<key>.lock` and `<key>.partial` behind. Every writer goes through
+ * process.stdout/stderr, so one handler per stream covers them all: the stream is dropped and the command
+ * finishes its work (results, cache, lock release) and exits with its own code. There is no one left to
+ * tell about any other error on these streams either.
+ */
+export function survivePipeClose(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => stream.destroy());
+}
+
 export async function main(argv: string[]): Promise<void> {
+  survivePipeClose();
   try {
     await buildCli(hideBin(["node", "lo-exp", ...argv])).parseAsync();
   } catch (err) {

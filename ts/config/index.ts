@@ -8,6 +8,7 @@ import type { ErrorObject, ValidateFunction } from "ajv";
 import { Document, isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node } from "yaml";
 import { didYouMean, loadSchemaBundle, lookupPath, type PathKind, type SchemaBundle, type SchemaNode } from "./schema.js";
 import type { ExperimentConfig } from "./types.js";
+import { canonicalPath } from "../util/fs.js";
 import {
   joinPath,
   LocatedProblem,
@@ -164,6 +165,8 @@ function applySet(data: Data, sources: SourceMap, arg: string, bundle: SchemaBun
   const raw = arg.slice(eq + 1);
   const path = keyPath.split(".");
   if (path.some((s) => s === "")) throw new ConfigError([`--set ${arg} ${keyPath}: empty segment in key path`]);
+  // Node decodes argv with replacement characters: a U+FFFD here means bytes that were not UTF-8.
+  if (arg.includes("\ufffd")) throw new ConfigError([`--set ${arg} ${keyPath}: not UTF-8 (the argument holds U+FFFD where its bytes could not be decoded; check the shell's encoding)`]);
   if (path[0] === "extends" || path[0] === "$schema")
     throw new ConfigError([`--set ${arg} ${keyPath}: cannot be set from the command line`]);
   const found = lookupPath(path, bundle);
@@ -319,7 +322,9 @@ function resolvePaths(data: Data, sources: SourceMap, locator: Locator, cwd: str
     const base = src.kind === "file" ? dirname(src.value.file) : cwd;
     const looksLikeHubId = /^[\w.-]+\/[\w.-]+$/.test(value);
     const expanded = value === "~" || value.startsWith("~/") ? homedir() + value.slice(1) : value;
-    const abs = isAbsolute(expanded) ? expanded : resolve(base, expanded);
+    // Canonical (resolved, no trailing slash, symlinks followed): stage keys hash these paths, so
+    // `ds/`, `./ds` and a symlink to ds must be one spelling (docs/running.md, "the cache").
+    const abs = canonicalPath(expanded, base);
     const setAt = (v: string) => {
       const parent = getAt(data, path.slice(0, -1));
       const last = path[path.length - 1]!;
@@ -426,6 +431,26 @@ export function configDefaults(schemaDir?: string): ExperimentConfig {
   const data: Data = {};
   if (!bundle.validate(data)) throw new Error(`schema defaults do not validate: ${JSON.stringify(bundle.validate.errors)}`);
   return data;
+}
+
+/**
+ * Check one value for one config key against the schema, as a command-line flag that stands for the key
+ * would set it (`lo-exp serve --port 70000` is `serve.port`): the problem (`must be <= 65535, got
+ * 70000`), or undefined when the value is allowed. Lets a verb refuse a bad flag before any work starts.
+ */
+export function configValueProblem(keyPath: string, value: unknown): string | undefined {
+  const bundle = loadSchemaBundle();
+  const data: Data = {};
+  bundle.validate(data); // fill every default
+  const segs = keyPath.split(".");
+  let node: unknown = data;
+  for (const seg of segs.slice(0, -1)) node = isPlainObject(node) ? node[seg] : undefined;
+  if (!isPlainObject(node)) throw new Error(`configValueProblem: no config section for ${keyPath}`);
+  node[segs[segs.length - 1]!] = value;
+  if (bundle.validate(data)) return undefined;
+  const errors = bundle.validate.errors ?? [];
+  const own = errors.find((e) => e.instancePath === `/${segs.join("/")}`) ?? errors[0];
+  return `${own?.message ?? "not allowed"}, got ${JSON.stringify(value)}`;
 }
 
 const standaloneValidators = new Map<string, ValidateFunction>();

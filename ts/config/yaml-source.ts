@@ -1,6 +1,6 @@
 // Read one YAML config file into plain data plus the file:line:col of every key and value, so
 // schema errors can point at the exact spot.
-import { readFileSync } from "node:fs";
+import { NotUtf8Error, readUtf8File } from "../util/text.js";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 
 export interface SourceLoc {
@@ -41,11 +41,14 @@ export function joinPath(path: readonly (string | number)[]): string {
 export function parseYamlFile(file: string, display: string): ParsedYaml {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readUtf8File(file);
   } catch (err) {
+    if (err instanceof NotUtf8Error) throw new LocatedProblem(`${display}:${err.fault.line}`, "", `not UTF-8: byte 0x${err.fault.byte.toString(16)} at byte offset ${err.fault.offset} (save the config as UTF-8)`);
     const code = (err as NodeJS.ErrnoException).code;
     throw new LocatedProblem(display, "", code === "ENOENT" ? "file not found" : `cannot read: ${(err as Error).message}`);
   }
+  // An empty file is most often one truncated to nothing; `{}` says "all defaults" on purpose.
+  if (text.trim() === "") throw new LocatedProblem(display, "", "empty file (a config needs at least one key; write `{}` for all defaults)");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const loc = (offset: number): SourceLoc => ({ file: display, ...lineCounter.linePos(offset) });
@@ -63,7 +66,13 @@ export function parseYamlFile(file: string, display: string): ParsedYaml {
     throw new LocatedProblem(`${display}:${at.line}:${at.col}`, "", "a config must be a mapping of keys to values");
   }
   walk(contents, [], loc, sources);
-  const data = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown>;
+  } catch (err) {
+    // The yaml library bounds alias expansion ("billion laughs"); that is the file's doing, not a bug.
+    throw new LocatedProblem(display, "", `invalid YAML: ${(err as Error).message.split("\n")[0]} (more than 100 alias expansions; write the values out instead of nesting *aliases)`);
+  }
   return { data, sources };
 }
 

@@ -5,9 +5,10 @@
 //   MicroLens-<v>_pairs.tsv     user<TAB>item item …  (time-ordered; used when there is no .csv)
 //   MicroLens-50k_titles.csv    item,title (with header) — or MicroLens-100k_title_en.csv (no header)
 //   MicroLens-<v>_videos/<item>.mp4,  MicroLens-<v>_covers/<item>.jpg
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CsvSyntaxError, readCsv } from "./csv.js";
+import { findUtf8Fault, NotUtf8Error, readUtf8File } from "../util/text.js";
 import { DataError } from "./errors.js";
 import { sortIds } from "./ids.js";
 
@@ -161,8 +162,9 @@ class WarningLog {
 
 function readText(path: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readUtf8File(path);
   } catch (err) {
+    if (err instanceof NotUtf8Error) throw new DataError(err.message);
     throw new DataError(`${path}: cannot read (${(err as Error).message})`);
   }
 }
@@ -175,8 +177,16 @@ function readPairsCsv(path: string, policy: BadRowPolicy, dupPolicy: DuplicatePo
     log.add({ kind, file: path, line, message });
   };
   let header = true;
+  const text = readText(path);
+  // The files end every line with a newline; a last line without one was most likely cut short (a
+  // truncated copy), and a cut row can still parse (`u07,n,12` cut to `u07,n,1`): report it.
+  const cutLine = text.length > 0 && !text.endsWith("\n") ? text.split("\n").length : -1;
   try {
-    for (const { fields, line } of readCsv(readText(path))) {
+    for (const { fields, line } of readCsv(text)) {
+      if (line === cutLine && !header) {
+        bad(line, "bad_row", "the last line has no line end, so the file looks cut short (a complete file ends with a newline; if this one is whole, add it)");
+        continue;
+      }
       if (header) {
         header = false;
         const got = fields.map((f) => f.trim().toLowerCase()).join(",");
@@ -305,7 +315,11 @@ function readTitles(path: string, log: WarningLog): Map<string, string> {
 function listFiles(dir: string | null, ext: string): Map<string, string> {
   const out = new Map<string, string>();
   if (!dir) return out;
-  for (const name of readdirSync(dir)) {
+  for (const raw of readdirSync(dir, { encoding: "buffer" })) {
+    // A name that is not UTF-8 would decode with U+FFFD and could pair with the wrong item id.
+    const fault = findUtf8Fault(raw);
+    if (fault) throw new DataError(`${dir}: file name '${raw.toString("latin1")}' is not UTF-8 (byte 0x${fault.byte.toString(16)} at offset ${fault.offset}); rename it`);
+    const name = raw.toString("utf8");
     if (name.endsWith(ext) && !name.startsWith(".")) out.set(name.slice(0, -ext.length), join(dir, name));
   }
   return out;

@@ -5,10 +5,11 @@
 // Each channel named in `extract.side_channels` is a column of it, except `title`, which comes from the
 // titles file as published. An empty cell, or an item without a row, is an absent value: the prompt
 // leaves that line out (py/linkedout/extract/prompts.py renders the lines).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { contentHash } from "../util/fs.js";
 import { CsvSyntaxError, readCsv } from "./csv.js";
+import { NotUtf8Error, readUtf8File } from "../util/text.js";
 import { DataError } from "./errors.js";
 
 /** Columns a side file may not have: the row key, the item's video path, and the titles file's channel. */
@@ -30,8 +31,9 @@ export function sideFilePath(dir: string, variant: string): string {
 export function readSideFile(path: string): SideFile {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readUtf8File(path);
   } catch (err) {
+    if (err instanceof NotUtf8Error) throw new DataError(err.message);
     throw new DataError(`${path}: cannot read (${(err as Error).message})`);
   }
   let columns: string[] | null = null;

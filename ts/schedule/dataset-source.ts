@@ -2,6 +2,7 @@
 // from, how the split loads it, and which rankers read video content.
 import type { ExperimentConfig } from "../config/index.js";
 import type { LoadOptions, SynthOptions } from "../data/index.js";
+import { canonicalPath } from "../util/fs.js";
 
 /** Where the data comes from: the built-in synthetic generator, or a MicroLens folder. */
 export type DataSource =
@@ -39,7 +40,7 @@ export function dataSource(config: ExperimentConfig): DataSource {
   }
   return {
     kind: "microlens",
-    dir: d.dir,
+    dir: canonicalPath(d.dir), // keys hash this path: one spelling per folder
     variant: d.variant,
     pairs: d.pairs,
     onBadRow: d.on_bad_row,

@@ -3,6 +3,7 @@
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
 import { ensureBackbonePath, runExtraction } from "./extract.js";
+import { rerecordEntry } from "./cache-check.js";
 import { runGraph, type StageOutput } from "./graph.js";
 import { pipelineStages } from "./pipeline.js";
 import { extractItems } from "./side-channels.js";
@@ -72,6 +73,7 @@ export async function runExtractStages(path: string, opts: ExtractRunOptions = {
         log: (m) => reporter.log(m, "extract"),
       });
       reporter.log(`retried failed items: ${report.extracted} extracted, ${report.failed.length} still failed`, "extract");
+      rerecordEntry(ex.dir); // changed in place on purpose: record its files again (cache-check.ts)
       return { store, key: ex.key, cached: false, meta: { ...ex.meta, failed: report.failed.length, retried: report.extracted } };
     }
     return { store, key: ex.key, cached: ex.cached, meta: ex.meta };

@@ -6,12 +6,14 @@
 //
 // A stage runs in <key>.partial/, which survives interruption so a resumable stage (extraction,
 // training) continues where it stopped; on success stage.json is written and the folder renamed to
-// <key>/. A final folder therefore only ever exists complete. <key>.lock/ (with the owner's pid)
+// <key>/. A final folder therefore only ever exists complete. stage.json records every output file's
+// size and sha256; a hit whose files do not match is a miss (cache-check.ts). <key>.lock/ (with the owner's pid)
 // keeps two runs from working on the same key; a lock whose owner died is taken over.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { contentHash, writeFileAtomic } from "../util/fs.js";
+import { inspectEntry, recordOutputs, type EntryState, type VerifyLevel } from "./cache-check.js";
 import type { ProgressUpdate, Reporter } from "./progress.js";
 
 export interface StageOutput {
@@ -53,6 +55,8 @@ export interface StageDef<C, R> {
   skip?(config: C): string | undefined;
   /** everything besides upstream keys that determines the output: the config slice it reads, input file fingerprints */
   keyParts(config: C): unknown | Promise<unknown>;
+  /** output files (relative paths) that a later command may change in place, e.g. a store `add-items` appends to: not recorded or checked */
+  mutable?: RegExp;
   run(ctx: StageContext<C, R>): Promise<Record<string, unknown>>;
 }
 
@@ -63,14 +67,18 @@ export interface RunGraphOptions<R> {
   /** stage names to recompute (with everything downstream); "all" for every stage */
   force?: readonly string[];
   signal?: AbortSignal;
+  /** "hashes" (`--verify-cache`): check every recorded file's sha256 on a hit, not only sizes and small files' hashes */
+  verify?: VerifyLevel;
 }
 
 export class StageError extends Error {
   constructor(
     readonly stage: string,
     override readonly cause: unknown,
+    /** what to do about it, when lo-exp can tell (e.g. `--force split` for a damaged cached file) */
+    readonly fix?: string,
   ) {
-    super(`stage ${stage} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`stage ${stage} failed: ${cause instanceof Error ? cause.message : String(cause)}${fix ? ` (${fix})` : ""}`);
     this.name = "StageError";
   }
 }
@@ -165,11 +173,24 @@ async function acquireLock(lockDir: string, reporter: Reporter, stage: string, s
   }
 }
 
-function readStageMeta(dir: string): Record<string, unknown> | undefined {
-  const f = join(dir, "stage.json");
-  if (!existsSync(f)) return undefined;
-  const parsed = JSON.parse(readFileSync(f, "utf8")) as { meta?: Record<string, unknown> };
-  return parsed.meta ?? {};
+/** Move a damaged final folder aside and delete it, so the final name is never half-removed. */
+function discardEntry(finalDir: string): void {
+  const aside = `${finalDir}.damaged-${process.pid}`;
+  renameSync(finalDir, aside);
+  rmSync(aside, { recursive: true, force: true });
+}
+
+/**
+ * A stage failed on a file of a cached entry (an input's folder, or its own `.partial` it resumed
+ * from): name the fix, `--force` of the stage that wrote the file. undefined when no such file is named.
+ */
+function damagedCacheFix(err: unknown, inputs: Readonly<Record<string, StageOutput>>, stage: string, work: string): string | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const named = (dir: string) => message.includes(`${dir}/`) || message.includes(`${dir}:`) || message.endsWith(dir);
+  const input = Object.values(inputs).find((o) => named(o.dir));
+  if (input) return `${input.dir} is the cached output of stage ${input.stage}; if that file is damaged, rerun with \`--force ${input.stage}\``;
+  if (named(work)) return `${work} holds the interrupted work of stage ${stage}; if that file is damaged, rerun with \`--force ${stage}\``;
+  return undefined;
 }
 
 /**
@@ -203,21 +224,30 @@ export async function runGraph<C, R>(
     const stageDir = join(opts.cacheDir, s.name);
     const finalDir = join(stageDir, key);
     const isForced = forced.has(s.name);
-    const cachedMeta = isForced ? undefined : readStageMeta(finalDir);
-    if (cachedMeta) {
+    const level = opts.verify ?? "sizes";
+    const hit = (state: EntryState): state is { meta: Record<string, unknown>; recorded: boolean } => state !== undefined && "meta" in state;
+    const useHit = (state: { meta: Record<string, unknown>; recorded: boolean }) => {
+      if (level === "hashes" && !state.recorded) reporter.log(`${finalDir}: made before lo-exp recorded output hashes, not verified (\`--force ${s.name}\` recomputes and records them)`, s.name);
       reporter.emit({ event: "cache_hit", stage: s.name, key, dir: finalDir });
-      outputs.set(s.name, { stage: s.name, key, dir: finalDir, meta: cachedMeta, cached: true });
+      outputs.set(s.name, { stage: s.name, key, dir: finalDir, meta: state.meta, cached: true });
+    };
+    const cached = isForced ? undefined : inspectEntry(finalDir, level);
+    if (hit(cached)) {
+      useHit(cached);
       continue;
     }
     mkdirSync(stageDir, { recursive: true });
     const release = await acquireLock(join(stageDir, `${key}.lock`), reporter, s.name, signal);
     try {
-      // Another run may have finished this key while we waited for the lock.
-      const meta = isForced ? undefined : readStageMeta(finalDir);
-      if (meta) {
-        reporter.emit({ event: "cache_hit", stage: s.name, key, dir: finalDir });
-        outputs.set(s.name, { stage: s.name, key, dir: finalDir, meta, cached: true });
+      // Another run may have finished (or repaired) this key while we waited for the lock.
+      const entry = isForced ? undefined : inspectEntry(finalDir, level);
+      if (hit(entry)) {
+        useHit(entry);
         continue;
+      }
+      if (entry && "damaged" in entry) {
+        reporter.log(`cache entry damaged, recomputing: ${entry.damaged}`, s.name);
+        discardEntry(finalDir);
       }
       const work = join(stageDir, `${key}.partial`);
       const resuming = !isForced && existsSync(work);
@@ -245,13 +275,13 @@ export async function runGraph<C, R>(
           throw err;
         }
         reporter.emit({ event: "stage_failed", stage: s.name, key, error: err instanceof Error ? err.message : String(err) });
-        throw new StageError(s.name, err);
+        throw new StageError(s.name, err, damagedCacheFix(err, inputs, s.name, work));
       }
       signal.throwIfAborted();
       const seconds = (Date.now() - t0) / 1000;
       writeFileAtomic(
         join(work, "stage.json"),
-        `${JSON.stringify({ stage: s.name, key, version: s.version, upstream: Object.fromEntries(upstream), finished: new Date().toISOString(), seconds, meta: result }, null, 2)}\n`,
+        `${JSON.stringify({ stage: s.name, key, version: s.version, upstream: Object.fromEntries(upstream), finished: new Date().toISOString(), seconds, meta: result, files: recordOutputs(work, s.mutable) }, null, 2)}\n`,
       );
       if (existsSync(finalDir)) {
         // forced: move the old output aside first so the final name is never half-replaced

@@ -2,10 +2,12 @@
 // stage starts — output folders writable, the dataset readable with users left after the protocol, the
 // model folder a LLaVA-OneVision checkpoint — reported together, one line each, each naming the config
 // key and where its value came from (docs/errors.md, PreflightError).
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { showSource, sourceOf, type LoadedConfig } from "../config/index.js";
 import { checkUsersLeft, loadMicroLens, officialSplit } from "../data/index.js";
+import { decodeUtf8Strict, jsonSyntaxProblem, type NotUtf8Error } from "../util/text.js";
+import { scratchDirProblems } from "../worker/index.js";
 import { splitOptions, usesContent } from "./dataset-source.js";
 import { checkBeforeRun } from "./side-channels.js";
 
@@ -61,12 +63,39 @@ export function unwritableDirReason(dir: string): string | null {
 
 function readable(file: string): string | null {
   try {
+    if (!statSync(file).isFile()) return `${file}: a directory, not a file`;
     accessSync(file, constants.R_OK);
     return null;
   } catch (err) {
     return `${file}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
 }
+
+/** A JSON file of a model folder: readable, non-empty, UTF-8, a JSON object. Returns [problem, parsed object]. */
+function jsonFileProblem(file: string): [string | null, Record<string, unknown> | undefined] {
+  const unreadable = readable(file);
+  if (unreadable) return [unreadable, undefined];
+  const bytes = readFileSync(file);
+  if (bytes.length === 0) return [`${file}: empty (0 bytes)`, undefined];
+  let text: string;
+  try {
+    text = decodeUtf8Strict(bytes, file);
+  } catch (err) {
+    return [(err as NotUtf8Error).message, undefined];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return [`${file}: ${jsonSyntaxProblem(err, text)}`, undefined];
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return [`${file}: expected a JSON object, got ${parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed}`, undefined];
+  }
+  return [null, parsed as Record<string, unknown>];
+}
+
+
 
 /** A .safetensors file starts with an 8-byte little-endian header length, then that much JSON: cheap to verify. */
 function safetensorsProblem(file: string): string | null {
@@ -78,6 +107,23 @@ function safetensorsProblem(file: string): string | null {
     readSync(fd, head, 0, 8, 0);
     const n = head.readBigUInt64LE(0);
     if (n === 0n || n > BigInt(size - 8)) return `${file}: not a safetensors file or truncated (header of ${n} bytes, file of ${size})`;
+    if (n <= 64n << 20n) {
+      // the header is a small JSON object (tensor names, shapes, offsets): cheap to read whole
+      const header = Buffer.alloc(Number(n));
+      readSync(fd, header, 0, header.length, 8);
+      let text: string;
+      try {
+        text = decodeUtf8Strict(header, file);
+      } catch {
+        return `${file}: not a safetensors file or damaged (its header is not UTF-8)`;
+      }
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return `${file}: not a safetensors file or damaged (its header is not a JSON object)`;
+      } catch (err) {
+        return `${file}: not a safetensors file or damaged (header ${jsonSyntaxProblem(err, text)})`;
+      }
+    }
   } finally {
     closeSync(fd);
   }
@@ -96,17 +142,11 @@ export function modelFolderProblems(dir: string): string[] {
   if (!existsSync(configFile)) {
     problems.push(`${configFile}: missing (a LLaVA-OneVision checkpoint folder has config.json, tokenizer files and *.safetensors weights)`);
   } else {
-    const unreadable = readable(configFile);
-    if (unreadable) problems.push(unreadable);
+    const [problem, cfg] = jsonFileProblem(configFile);
+    if (problem) problems.push(problem);
     else {
-      let cfg: unknown;
-      try {
-        cfg = JSON.parse(readFileSync(configFile, "utf8"));
-      } catch (err) {
-        problems.push(`${configFile}: not valid JSON (${(err as Error).message})`);
-      }
       if (cfg !== undefined) {
-        const c = (cfg && typeof cfg === "object" ? cfg : {}) as { architectures?: unknown; model_type?: unknown };
+        const c = cfg as { architectures?: unknown; model_type?: unknown };
         const archs = Array.isArray(c.architectures) ? c.architectures.map(String) : [];
         if (archs.length > 0 ? !archs.includes(LLAVA_ONEVISION_ARCHITECTURE) : c.model_type !== "llava_onevision") {
           const found = archs.length > 0 ? `architectures ${JSON.stringify(archs)}` : `model_type ${JSON.stringify(c.model_type ?? null)} and no architectures`;
@@ -118,8 +158,15 @@ export function modelFolderProblems(dir: string): string[] {
   const tokenizer = ["tokenizer.json", "tokenizer.model", "vocab.json"].map((f) => join(dir, f)).filter((f) => existsSync(f));
   if (tokenizer.length === 0) problems.push(`${dir}: no tokenizer files (expected tokenizer.json, tokenizer.model or vocab.json)`);
   for (const f of tokenizer) {
-    const r = readable(f);
+    const r = readable(f) ?? (statSync(f).size === 0 ? `${f}: empty (0 bytes)` : null);
     if (r) problems.push(r);
+  }
+  // Every JSON file of a checkpoint folder (tokenizer, tokenizer_config, preprocessor/processor config,
+  // the weight index, …) is a JSON object the loader reads: check them all, whatever their names.
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "config.json").sort()) {
+    const f = join(dir, name);
+    const [problem] = jsonFileProblem(f);
+    if (problem && !problems.includes(problem)) problems.push(problem);
   }
   problems.push(...weightProblems(dir));
   return problems;
@@ -146,7 +193,7 @@ function weightProblems(dir: string): string[] {
   for (const single of ["model.safetensors", "pytorch_model.bin"]) {
     const file = join(dir, single);
     if (!existsSync(file)) continue;
-    const p = readable(file) ?? (single.endsWith(".safetensors") ? safetensorsProblem(file) : null);
+    const p = readable(file) ?? (single.endsWith(".safetensors") ? safetensorsProblem(file) : statSync(file).size === 0 ? `${file}: empty (0 bytes)` : null);
     return p ? [p] : [];
   }
   return [`${dir}: no weight files (expected model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin)`];
@@ -181,6 +228,7 @@ export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opt
     const why = unwritableDirReason(dir);
     if (why) problems.push(`${keyRef(loaded, key, cwd)}: ${why}`);
   }
+  problems.push(...scratchDirProblems()); // TMPDIR and /dev/shm, before a worker's mkdtemp finds them
 
   const d = config.dataset;
   if (d.source === "microlens" && d.dir !== "") {

@@ -34,6 +34,8 @@ export interface RunOptions {
   commandLine?: readonly string[];
   /** --strict: any failed item fails the run (also the config key `strict`) */
   strict?: boolean;
+  /** --verify-cache: check the sha256 of every file of every cache hit (default: sizes, and hashes of small files) */
+  verifyCache?: boolean;
 }
 
 /** Items a run could not use (undecodable or missing videos), and where they are listed. */
@@ -140,7 +142,7 @@ export async function runConfig(
     reporter.emit({ event: "run_start", run: config.name, config: path, stages: stages.map((s) => s.name) });
     let outputs: Map<string, StageOutput>;
     try {
-      outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal });
+      outputs = await runGraph(stages, config, { cacheDir: config.cache_dir, reporter, resources, force: opts.force ?? [], signal, verify: opts.verifyCache ? "hashes" : "sizes" });
     } catch (err) {
       // a stage's error names a config key (`model.path '…': …`): say where its value was set
       if (err instanceof Error) err.message += configSourcesNote(err.message, loaded, cwd);

@@ -2,10 +2,11 @@
 // extracts the new videos with the catalogue's extraction settings, fuses them with the trained item
 // tower and appends them to the run's EmbeddingStore — no retraining. A running `lo-exp serve` of the
 // same run picks them up within serve.refresh_s.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { ServeError } from "./errors.js";
 import { readCsv } from "../data/csv.js";
+import { NotUtf8Error, readUtf8File } from "../util/text.js";
 import { startWorker, WorkerError, type OpArgs, type ProgressInfo } from "../worker/index.js";
 import { checkRunDir, serveSettingsForRun } from "./config.js";
 
@@ -52,7 +53,13 @@ export function parseVideoArgs(args: readonly string[], titles: ReadonlyMap<stri
 export function readTitles(file: string): Map<string, string> {
   if (!existsSync(file)) throw new ServeError(`${file}: no such titles file`);
   const out = new Map<string, string>();
-  for (const rec of readCsv(readFileSync(file, "utf8"))) {
+  let text: string;
+  try {
+    text = readUtf8File(file);
+  } catch (err) {
+    throw new ServeError(err instanceof NotUtf8Error ? err.message : `${file}: cannot read titles file (${(err as Error).message})`);
+  }
+  for (const rec of readCsv(text)) {
     if (rec.line === 1 && rec.fields[0] === "item") continue;
     if (rec.fields.length !== 2 || !rec.fields[0]) throw new ServeError(`${file}:${rec.line}: expected 2 fields item,title`);
     out.set(rec.fields[0], rec.fields[1]!);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { configDefaults, loadConfigSync, type ServeConfig, type WorkersConfig } from "../config/index.js";
 import { ServeError } from "./errors.js";
+import { jsonSyntaxProblem } from "../util/text.js";
 
 /** schemas/config/serve.schema.json, after defaults. */
 export type ServeSettings = ServeConfig;
@@ -43,10 +44,17 @@ export function checkRunDir(runDir: string, settings: ServeSettings): { runDir: 
   const stages = path.join(abs, "stages.json");
   if (existsSync(stages)) {
     let embedDir: unknown;
+    let text: string;
     try {
-      embedDir = (JSON.parse(readFileSync(stages, "utf8")) as { embed?: { dir?: unknown } }).embed?.dir;
+      text = readFileSync(stages, "utf8");
     } catch (err) {
-      throw new ServeError(`${stages}: not valid JSON (${(err as Error).message})`);
+      throw new ServeError(`${stages}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); rerun \`lo-exp run\` to rewrite it`);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      embedDir = parsed && typeof parsed === "object" ? (parsed as { embed?: { dir?: unknown } }).embed?.dir : undefined;
+    } catch (err) {
+      throw new ServeError(`${stages}: ${jsonSyntaxProblem(err, text)} (rerun \`lo-exp run\` to rewrite it)`);
     }
     if (typeof embedDir !== "string") throw new ServeError(`${stages}: this run has no embed stage (embed.dir missing)`);
     const storeDir = path.resolve(embedDir, settings.store_dir);

@@ -12,6 +12,7 @@ import { WorkerError } from "../worker/index.js";
 import { RankingBackend, type BackendOptions, type RecommendQuery } from "./backend.js";
 import { checkRunDir, serveSettingsForRun, workersSettingsForRun, type ServeSettings } from "./config.js";
 import { serveSchemaProblem } from "./schemas.js";
+import { findUtf8Fault, jsonSyntaxProblem } from "../util/text.js";
 
 export interface StartServiceOptions {
   runDir: string;
@@ -114,7 +115,7 @@ async function handle(req: http.IncomingMessage, settings: ServeSettings, backen
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, `body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(400, `body is ${jsonSyntaxProblem(err, text)}`);
   }
   const problem = serveSchemaProblem("recommend.request", body); // also fills the defaults in
   if (problem) throw new HttpError(400, problem);
@@ -140,7 +141,13 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
     });
     req.on("end", () => {
       if (over) reject(new HttpError(413, `body is ${size} bytes, over serve.max_body_bytes = ${limit}`));
-      else resolve(Buffer.concat(chunks).toString("utf8"));
+      else {
+        // Strict: a replacing decoder would turn a bad byte in an id into U+FFFD and answer about another id.
+        const body = Buffer.concat(chunks);
+        const fault = findUtf8Fault(body);
+        if (fault) reject(new HttpError(400, `body is not UTF-8: byte 0x${fault.byte.toString(16)} at byte offset ${fault.offset}`));
+        else resolve(body.toString("utf8"));
+      }
     });
     req.on("error", (err) => reject(new HttpError(400, `reading the body failed: ${err.message}`)));
   });

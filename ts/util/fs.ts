@@ -1,7 +1,7 @@
 // Files that are never seen half-written: write to a temporary name in the same folder, then rename.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** A temporary name next to `path` (same filesystem, so rename is atomic). */
 export function tempNameFor(path: string): string {
@@ -65,4 +65,17 @@ export function contentHash(value: unknown, length = 16): string {
 /** sha256 of a file's bytes (hex). */
 export function fileSha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/**
+ * The one spelling of a path that stage keys use: absolute, normalised (no `./`, `..` or trailing
+ * slash) and, where it exists, with symlinks followed, so `ds/`, `./ds` and a link to it share a cache.
+ */
+export function canonicalPath(path: string, base = process.cwd()): string {
+  const abs = resolve(base, path);
+  try {
+    return realpathSync(abs);
+  } catch {
+    return abs;
+  }
 }

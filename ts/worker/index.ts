@@ -8,3 +8,4 @@ export type { OpArgs, OpName } from "./generated/ops.js";
 export { tensor, encodeTensor, decodeTensor, encodeTable, decodeTable, numel, DTYPES, type DType, type Tensor, type TensorData } from "./codec.js";
 export { PROTOCOL_VERSION, type ProgressInfo, type ErrorInfo } from "./protocol.js";
 export { findPython, REPO_ROOT } from "./python.js";
+export { scratchDirProblems } from "./scratch.js";

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { scratchDirProblems } from "./scratch.js";
 import path from "node:path";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
@@ -85,6 +86,8 @@ export async function spawnWorkerProcess(opts: SpawnOptions): Promise<WorkerProc
   let privateDir: string | null = null;
   let endpoint = opts.endpoint;
   if (!endpoint) {
+    const scratch = scratchDirProblems();
+    if (scratch.length) throw new WorkerError("StartFailed", scratch.join("\n"));
     privateDir = mkdtempSync(path.join(tmpdir(), "lo-w-")); // mode 0700
     endpoint = `ipc://${privateDir}/w.sock`;
   }

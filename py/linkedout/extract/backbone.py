@@ -55,6 +55,30 @@ def check_model_dir(path: str | Path) -> None:
         raise ModelFolderError(f"{d}: no weight files (expected one of {', '.join(WEIGHT_FILES)})")
     if not any((d / f).is_file() for f in ("tokenizer.json", "tokenizer.model", "vocab.json")):
         raise ModelFolderError(f"{d}: no tokenizer files (expected tokenizer.json, tokenizer.model or vocab.json)")
+    # Every JSON file of the folder (tokenizer, processor configs, weight index, ...) is an object the
+    # loader reads; a damaged one would surface as the tokenizers/transformers library's own error.
+    for f in sorted(d.glob("*.json")):
+        _check_json_object(f)
+
+
+def _check_json_object(f: Path) -> None:
+    """As ts/schedule/preflight.ts ``jsonFileProblem``: a readable, non-empty, UTF-8 JSON object."""
+    if not f.is_file():
+        raise ModelFolderError(f"{f}: a directory, not a file")
+    raw = f.read_bytes()
+    if not raw:
+        raise ModelFolderError(f"{f}: empty (0 bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFolderError(f"{f}: not UTF-8: byte 0x{raw[e.start]:02x} at byte offset {e.start}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        where = "it ends early (truncated?)" if e.pos >= len(text.rstrip()) else f"at line {e.lineno}, column {e.colno}"
+        raise ModelFolderError(f"{f}: not valid JSON: {where}") from None
+    if not isinstance(obj, dict):
+        raise ModelFolderError(f"{f}: expected a JSON object, got {type(obj).__name__}")
 
 
 @dataclass

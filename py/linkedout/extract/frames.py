@@ -20,7 +20,20 @@ from typing import Literal
 import av
 import numpy as np
 
-BadVideoKind = Literal["missing", "zero_length", "corrupt", "no_video_stream", "no_frames"]
+BadVideoKind = Literal["missing", "zero_length", "corrupt", "not_video", "no_video_stream", "no_frames"]
+
+# FFmpeg demuxers that read still images (``png_pipe``, ``jpeg_pipe``, ... and ``image2``) or image
+# formats (GIF, APNG): FFmpeg opens such a file as a one-frame "video", but a PNG named .mp4 is not a
+# video (docs/data.md), so it fails its item instead of becoming T copies of one picture.
+_IMAGE_DEMUXERS = frozenset({"image2", "image2pipe", "gif", "apng", "webp", "ico", "alias_pix", "brender_pix"})
+
+
+def _image_format(format_name: str) -> str | None:
+    """The image demuxer among FFmpeg's comma-separated format names, or None for a video container."""
+    for name in format_name.split(","):
+        if name in _IMAGE_DEMUXERS or name.endswith("_pipe"):
+            return name
+    return None
 
 
 class BadVideo(Exception):
@@ -63,6 +76,9 @@ def sample_frames(path: str | os.PathLike[str], num_frames: int, seek: bool | No
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
         raise BadVideo("corrupt", path, f"cannot open: {_why(e)}") from e
     with container:
+        image = _image_format(container.format.name)
+        if image is not None:
+            raise BadVideo("not_video", path, f"an image ({image}), not a video container")
         if not container.streams.video:
             raise BadVideo("no_video_stream", path)
         stream = container.streams.video[0]

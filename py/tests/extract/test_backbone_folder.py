@@ -52,3 +52,25 @@ def test_text_only_architecture_fails_naming_it(tiny_model_dir: Path, tmp_path: 
     line = r.stdout.strip()
     assert line.startswith(f"{folder / 'config.json'}: architectures ['Qwen2ForCausalLM']")
     assert "LlavaOnevisionForConditionalGeneration" in line
+
+
+def test_each_json_file_of_the_folder_is_checked_before_loading(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Issue 22: a damaged tokenizer or processor config names the file, not the tokenizers library's error."""
+    from linkedout.extract.backbone import ModelFolderError, check_model_dir
+
+    check_model_dir(tiny_model_dir)  # the real folder passes
+    names = sorted(p.name for p in tiny_model_dir.glob("*.json") if p.name != "config.json")
+    assert "tokenizer_config.json" in names
+    for name, damage, expected in (
+        ("tokenizer_config.json", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "not valid JSON: it ends early (truncated?)"),
+        ("tokenizer_config.json", lambda p: p.write_text("[1, 2]"), "expected a JSON object, got list"),
+        ("tokenizer_config.json", lambda p: p.write_bytes(b'{"a": "caf\xe9"}'), "not UTF-8: byte 0xe9 at byte offset 10"),
+        ("tokenizer_config.json", lambda p: p.write_bytes(b""), "empty (0 bytes)"),
+        (names[-1], lambda p: (p.unlink(), p.mkdir()), "a directory, not a file"),
+    ):
+        folder = tmp_path / f"damaged-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(tiny_model_dir, folder)
+        damage(folder / name)
+        with pytest.raises(ModelFolderError) as err:
+            check_model_dir(folder)
+        assert str(err.value) == f"{folder / name}: {expected}"

@@ -61,3 +61,16 @@ def test_each_bad_video_kind_fails_with_its_reason(tmp_path: Path) -> None:
         assert str(path) in err.value.reason
     with pytest.raises(BadVideo, match="no video path"):
         sample_frames("", 4)
+
+
+def test_an_image_named_mp4_is_not_a_video(tmp_path: Path) -> None:
+    """Issue 22: FFmpeg opens a PNG or JPEG as a one-frame stream; it must fail its item instead."""
+    from PIL import Image
+
+    for fmt, demuxer in (("PNG", "png_pipe"), ("JPEG", "jpeg_pipe"), ("GIF", "gif")):
+        path = tmp_path / f"{fmt}.mp4"
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(path, format=fmt)
+        with pytest.raises(BadVideo) as err:
+            sample_frames(path, 4)
+        assert err.value.kind == "not_video"
+        assert err.value.reason == f"not_video: {path} (an image ({demuxer}), not a video container)"

@@ -72,7 +72,7 @@ def test_finalize_store_checks_every_shard_and_item_once(tmp_path: Path) -> None
     w0 = tw.shard(0, 3)
     w0.write_part(random_batch(s, ["a"]))
     w0.finalize(["a"], rebuild_manifest=False)
-    with pytest.raises(TokenStoreError, match=r"2 of 3 shards not finished, e.g. shard 1 \(run it: --shard 1 --of 3\)"):
+    with pytest.raises(TokenStoreError, match=r"2 of 3 shards not finished, e.g. shard 1; rerun the same `lo-exp run …` or `lo-exp extract …` command"):
         finalize_store(tmp_path / "st")
     w1 = tw.shard(1, 3)
     w1.write_part(random_batch(s, ["b"]))
@@ -91,3 +91,25 @@ def test_finalize_store_checks_every_shard_and_item_once(tmp_path: Path) -> None
     m = finalize_store(tmp_path / "st", ["a", "b", "c"])
     assert m["complete"] and m["num_shards"] == 3 and m["items"] == 3
     assert TokenStore.open(tmp_path / "st").items == ["a", "b", "c"]
+
+
+def test_finalize_commits_a_shard_the_hash_left_empty(tmp_path: Path) -> None:
+    """Issue 22: 30 items in 10 shards can leave a shard with no item; it commits as empty and the
+    store finishes (before, finalize_store refused it forever)."""
+    s = settings()
+    tw = TokenStoreWriter(tmp_path / "st", s)
+    for i, its in ((0, ["a"]), (2, ["b", "c"])):
+        w = tw.shard(i, 3)
+        w.write_part(random_batch(s, its))
+        w.finalize(its, rebuild_manifest=False)
+    with pytest.raises(TokenStoreError, match="1 of 3 shards not finished, e.g. shard 1;"):
+        finalize_store(tmp_path / "st", ["a", "b", "c", "d"])  # d is not anywhere: shard 1 is not empty, only unfinished
+    assert not (tmp_path / "st" / "shard-1.json").exists()
+    m = finalize_store(tmp_path / "st", ["a", "b", "c"])
+    assert m["complete"] and m["num_shards"] == 3 and m["items"] == 3
+    empty = json.loads((tmp_path / "st" / "shard-1.json").read_text())
+    assert empty["rows"] == 0 and empty["items"] == [] and empty["failed"] == [] and empty["num_shards"] == 3
+    store = TokenStore.open(tmp_path / "st")
+    assert store.items == ["a", "b", "c"]
+    # finalizing again (a rerun) reads the empty commit like any other
+    assert finalize_store(tmp_path / "st", ["a", "b", "c"])["complete"]

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeHandmade } from "../../data/handmade.js";
@@ -45,6 +45,34 @@ describe("cli: lo-exp data synth|stats|split (real processes)", function () {
       const noOut = await run("data", "synth");
       expect(noOut.code).to.equal(1);
       expect(noOut.stderr).to.include("data synth: --out DIR is required");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("invalid UTF-8 in a dataset file is an error naming file:line and byte offset, never two users merged into one", async () => {
+    // Issue 22: u\xfe and u\xff (3 interactions each) used to decode to one user u\ufffd with 6.
+    const dir = writeHandmade();
+    try {
+      const pairs = join(dir, "MicroLens-50k_pairs.csv");
+      const before = statSync(pairs).size;
+      const lines = readFileSync(pairs, "utf8").split("\n").filter((l) => l).length;
+      const rows = [0xfe, 0xff].flatMap((b) => [1, 2, 3].map((t) => Buffer.concat([Buffer.from("u"), Buffer.from([b]), Buffer.from(`,a,${t}\n`)])));
+      appendFileSync(pairs, Buffer.concat(rows));
+      for (const verb of [["stats"], ["split", "--out", join(root, "utf8-split")]]) {
+        const r = await run("data", verb[0]!, dir, ...verb.slice(1));
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr.trim().split("\n")).to.have.length(1);
+        expect(r.stderr).to.include(`lo-exp: ${pairs}:${lines + 1}: not UTF-8: byte 0xfe at byte offset ${before + 1} `);
+        expect(r.stderr).to.not.match(/internal error|\bat \w+ \(/);
+      }
+      // The titles file is checked the same way.
+      const titles = join(dir, "MicroLens-50k_titles.csv");
+      writeFileSync(pairs, readFileSync(pairs).subarray(0, before));
+      appendFileSync(titles, Buffer.from([0x7a, 0x2c, 0xc3, 0x28, 0x0a]));
+      const t = await run("data", "stats", dir);
+      expect(t.code).to.equal(1);
+      expect(t.stderr).to.match(new RegExp(`lo-exp: ${titles.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+: not UTF-8: byte 0xc3 at byte offset \\d+`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -20,14 +20,22 @@ export const addItemsCommand: CliCommand<AddItemsArgs> = {
       .option("threads", { type: "number", default: 1, describe: "torch threads of the worker" }) as unknown as Argv<AddItemsArgs>,
   handler: async (args) => {
     const { addItems } = await import("../../serve/add-items.js");
+    // One redrawn line on a terminal; in a log or pipe, a plain line each time the count moves (no `\r`).
+    const tty = process.stderr.isTTY === true;
+    let lastDone = -1;
     const r = await addItems({
       runDir: args.runDir,
       videos: args.videos,
       titlesCsv: args.titles,
       threads: args.threads,
-      onProgress: (p) => process.stderr.write(`\r${p.message || `${p.done}/${p.total ?? "?"} ${p.unit}`}`.padEnd(60)),
+      onProgress: (p) => {
+        const text = p.message || `${p.done}/${p.total ?? "?"} ${p.unit}`;
+        if (tty) process.stderr.write(`\r${text}`.padEnd(60));
+        else if (p.done !== lastDone) process.stderr.write(`${text}\n`);
+        lastDone = p.done;
+      },
     });
-    process.stderr.write("\n");
+    if (tty) process.stderr.write("\n");
     for (const f of r.failed) console.error(`lo-exp add-items: ${f.item}: not added (${f.reason})`);
     console.log(`added ${r.added.length} item(s) to the EmbeddingStore (model ${r.model_version}); catalogue now ${r.n_items} items`);
     if (r.added.length === 0) throw new CliError("add-items: no video could be added");

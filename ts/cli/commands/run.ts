@@ -8,6 +8,7 @@ interface RunArgs {
   force: string[];
   json: boolean;
   strict: boolean;
+  verifyCache: boolean;
 }
 
 // Stage names for --force, written out so `--help` does not load the pipeline; run.test.ts checks them against pipelineStages().
@@ -32,6 +33,11 @@ export const runCommand: CliCommand<RunArgs> = {
         default: false,
         describe: "exit with code 3 if any item failed (e.g. an undecodable video); same as --set strict=true",
       })
+      .option("verify-cache", {
+        type: "boolean",
+        default: false,
+        describe: "check the sha256 of every cached output file before reusing it (a damaged entry is recomputed)",
+      })
       .option("json", { type: "boolean", default: false, describe: "machine-readable NDJSON log on stdout" }) as unknown as Argv<RunArgs>,
   handler: async (args) => {
     const { pipelineStages } = await import("../../schedule/pipeline.js");
@@ -54,6 +60,7 @@ export const runCommand: CliCommand<RunArgs> = {
         force: args.force,
         json: args.json,
         strict: args.strict,
+        verifyCache: args.verifyCache,
         signal: ac.signal,
         commandLine: ["lo-exp", ...process.argv.slice(2)],
       });

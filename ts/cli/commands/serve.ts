@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import type { CliCommand } from "../command.js";
+import { CliError, type CliCommand } from "../command.js";
 
 interface ServeArgs {
   runDir: string;
@@ -24,6 +24,12 @@ export const serveCommand: CliCommand<ServeArgs> = {
       .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
       .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
+    // Flags are checked against the serve schema before the ranking worker starts.
+    const { configValueProblem } = await import("../../config/index.js");
+    for (const [flag, key, value] of [["--port", "serve.port", args.port], ["--max-k", "serve.max_k", args.maxK], ["--threads", "serve.threads", args.threads]] as const) {
+      const problem = value === undefined ? undefined : configValueProblem(key, value);
+      if (problem) throw new CliError(`${flag} ${value}: ${key} ${problem}`);
+    }
     const { startRankingService } = await import("../../serve/index.js");
     const overrides = {
       ...(args.port !== undefined ? { port: args.port } : {}),

@@ -12,6 +12,8 @@ export const embedStage: PipelineStage = {
   after: ["split", "extract", "train"],
   version: 1,
   skip: (c) => (isPopularity(c) ? "popularity ranking has no item vectors" : undefined),
+  // `lo-exp add-items` appends to this store in place: its manifests change, its data files do not.
+  mutable: /^embeddings\/(store\.json|items\.lance\/(_latest\.manifest|_versions\/.*))$/,
   keyParts: () => ({}),
   async run(ctx) {
     const pool = await ctx.resources.pool();

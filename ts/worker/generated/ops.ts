@@ -369,7 +369,7 @@ export interface ExtractSection {
    */
   max_attempts?: number;
   /**
-   * Who runs the shards: `workers` = linkedout's own worker pool (workers section, ZeroMQ); `ray` = one Ray task per shard (extract.ray, docs/cluster.md; needs the ray extra). Not part of the store key: both write the same bytes.
+   * Who runs the shards: `workers` = linkedout's own worker pool (workers section, ZeroMQ); `ray` = one Ray actor per GPU, each loading the backbone once and pulling shards (extract.ray, docs/cluster.md; needs the ray extra). Not part of the store key: both write the same bytes.
    */
   engine?: "workers" | "ray";
   /**
@@ -381,19 +381,19 @@ export interface ExtractSection {
      */
     address?: string;
     /**
-     * Re-runs of a shard whose Ray worker process or node died (a re-run resumes the shard's part files).
+     * Re-runs of a shard whose Ray actor process or node died, each on a fresh actor (a re-run resumes the shard's part files).
      */
     max_retries?: number;
     /**
-     * GPUs per shard task when the cluster has GPUs (none are asked for on a CPU-only cluster).
+     * GPUs per shard actor when the cluster has GPUs (none are asked for on a CPU-only cluster); each actor loads the backbone once and runs shard after shard.
      */
     gpus_per_shard?: number;
     /**
-     * CPUs per shard task (the task uses workers.threads torch threads).
+     * CPUs per shard actor (it uses workers.threads torch threads).
      */
     cpus_per_shard?: number;
     /**
-     * CPUs of the private local cluster (address ""): at most this many shards run at once.
+     * CPUs of the private local cluster (address ""); 0 = all of this host's (its GPUs are always all offered). Actors: one per gpus_per_shard GPUs (cpus_per_shard CPUs on a CPU-only cluster), as many as the cluster holds.
      */
     local_cpus?: number;
     /**

@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             stopped_at_deadline = True
         best_epoch = len(epoch_seconds) - trainer.cur_step
     else:
-        best_epoch = int(torch.load(checkpoint, map_location="cpu")["epoch"]) + 1
+        # torch.load without weights_only: RecBole's checkpoint pickles its Config object, which
+        # weights_only=True refuses; the file was written moments ago by this same process (allow-list
+        # in py/tests/test_torch_load.py).
+        best_epoch = int(torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]) + 1
     fit_seconds = time.monotonic() - t0
     trainer._valid_epoch = valid_epoch
     # loads the best checkpoint into `model`

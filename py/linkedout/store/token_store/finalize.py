@@ -14,8 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ...util.atomic import write_json_atomic
-from .format import FORMAT, PART_RE, StoreSettings, TokenStoreError, validate_manifest
+from ...util.atomic import write_atomic, write_json_atomic
+from .format import (
+    FORMAT,
+    PART_RE,
+    ShardSummary,
+    StoreSettings,
+    TokenStoreError,
+    arrow_schema,
+    sha256_of,
+    validate_manifest,
+    write_ipc_file,
+)
 
 
 @contextmanager
@@ -58,6 +68,19 @@ def _write_manifest(store_dir: Path, s: StoreSettings, summaries: list[dict[str,
     return manifest
 
 
+def _commit_empty_shard(store_dir: Path, settings: StoreSettings, shard: int, num_shards: int) -> dict[str, Any]:
+    """Commit a shard the hash gave no item (30 items in 10 shards can leave one empty): a zero-row
+    ``shard-<i>.arrow`` and its summary, as ShardWriter would commit it, so the store is complete."""
+    path = store_dir / f"shard-{shard}.arrow"
+    schema = arrow_schema(settings, {"linkedout.failed": "[]", "linkedout.shard": str(shard)})
+    write_atomic(path, lambda tmp: write_ipc_file(tmp, schema, []), fsync=True)
+    summary = ShardSummary(shard=shard, file=path.name, rows=0, sha256=sha256_of(path), items=[], failed=[]).to_json()
+    summary["num_shards"] = num_shards
+    summary["attempt"] = "empty"
+    write_json_atomic(store_dir / f"shard-{shard}.json", summary)
+    return summary
+
+
 def rebuild_manifest(store_dir: Path, settings: StoreSettings) -> dict[str, Any]:
     """Assemble manifest.json from the shards finished so far (under a file lock); the store may
     be incomplete. Reads every summary: call it once, not per shard (``finalize_store`` checks more)."""
@@ -67,12 +90,20 @@ def rebuild_manifest(store_dir: Path, settings: StoreSettings) -> dict[str, Any]
         return _write_manifest(store_dir, settings, summaries, max(expected) if expected else 0)
 
 
+def _all_present(summaries: list[dict[str, Any]], items: Sequence[str]) -> bool:
+    """Every one of ``items`` is in some committed shard (extracted or failed)."""
+    seen = {it for x in summaries for it in [*x["items"], *(f["item"] for f in x["failed"])]}
+    return all(it in seen for it in items)
+
+
 def finalize_store(store_dir: str | os.PathLike[str], items: Sequence[str] | None = None) -> dict[str, Any]:
     """Build ``manifest.json`` once every shard is committed, reading each summary once.
 
     Checks: every shard 0..N-1 committed (N agreed by all summaries), no unfinished part files, no
     item in two shards, and with ``items`` every item present exactly once (extracted or failed) and
-    no other. Raises TokenStoreError naming the first problem; returns the manifest.
+    no other. A shard that is not committed while ``items`` are all in the others holds no item (an
+    item's shard is a hash of its id): it is committed here as empty. Raises TokenStoreError naming the
+    first problem; returns the manifest.
     """
     d = Path(store_dir)
     spath = d / "settings.json"
@@ -89,8 +120,13 @@ def finalize_store(store_dir: str | os.PathLike[str], items: Sequence[str] | Non
         n = int(next(iter(counts)))
         have = {int(x["shard"]) for x in summaries}
         missing = sorted(set(range(n)) - have)
-        if missing:
-            raise TokenStoreError(f"{d}: {len(missing)} of {n} shards not finished, e.g. shard {missing[0]} (run it: --shard {missing[0]} --of {n})")
+        if missing and not (items is not None and _all_present(summaries, items)):
+            raise TokenStoreError(
+                f"{d}: {len(missing)} of {n} shards not finished, e.g. shard {missing[0]}; rerun the same `lo-exp run …` or "
+                f"`lo-exp extract …` command (it resumes unfinished shards), or on a cluster the shard's own job "
+                f"(`python -m linkedout.extract … --shard {missing[0]} --of {n}`, docs/cluster.md)"
+            )
+        summaries = sorted(summaries + [_commit_empty_shard(d, settings, i, n) for i in missing], key=lambda x: int(x["shard"]))
         unfinished = sorted({int(m.group(1)) for p in d.iterdir() if (m := PART_RE.match(p.name))})
         if unfinished:
             raise TokenStoreError(f"{d}: shard {unfinished[0]} has part files newer than its commit (rerun that shard to fold them in)")
