@@ -432,28 +432,28 @@ def _write_batch(extractor: Extractor, writer: ShardWriter, batch: PreparedBatch
     """Run one prepared batch (every prompt of every decodable member) and persist it as one part file."""
     s = extractor.settings
     bb = extractor.backbone
+    if batch.inputs is None:
+        writer.write_part(FeatureBatch.empty(writer.settings), batch.failures)
+        return
     if isinstance(batch.inputs, VideoBatch):
         feats = extractor.extract_videos(batch.inputs.to(bb.device, bb.dtype))
-    elif batch.inputs is not None:
+    else:
         inputs = {k: v.to(bb.device) for k, v in batch.inputs.items()}
         if "pixel_values_videos" in inputs:
             inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(bb.dtype)
         cap, _ = extractor.capture(inputs)
         feats = extractor.reduce(cap, inputs["attention_mask"])
-    if batch.inputs is not None:
-        out = FeatureBatch(
-            items=[i for i in batch.ok for _ in s.prompts],  # rows are video-major
-            prompts=[p for _ in batch.ok for p in range(len(s.prompts))],
-            n_old=feats.n_old,
-            old_merged=feats.old_merged,
-            old_merged_size=feats.old_merged_size,
-            new=feats.new,
-            old_mean=feats.old_mean,
-            old_last=feats.old_last,
-            new_last=feats.new_last,
-        )
-    else:
-        out = FeatureBatch.empty(writer.settings)
+    out = FeatureBatch(
+        items=[i for i in batch.ok for _ in s.prompts],  # rows are video-major
+        prompts=[p for _ in batch.ok for p in range(len(s.prompts))],
+        n_old=feats.n_old,
+        old_merged=feats.old_merged,
+        old_merged_size=feats.old_merged_size,
+        new=feats.new,
+        old_mean=feats.old_mean,
+        old_last=feats.old_last,
+        new_last=feats.new_last,
+    )
     writer.write_part(out, batch.failures)
 
 
