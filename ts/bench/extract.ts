@@ -89,6 +89,9 @@ export interface BenchExtractResult {
   prompts_2_vs_1: number;
   /** the same ratio for the row-by-row reference path (≈ 2) */
   prompts_2_vs_1_row_by_row: number;
+  /** the same two ratios of the process's CPU time (not stretched by other processes' load) */
+  prompts_2_vs_1_cpu: number;
+  prompts_2_vs_1_row_by_row_cpu: number;
   prompts_ratio_shape: BenchExtractShape;
   /** a 1-prompt row's vision + prefill ÷ the whole row */
   prefill_share: number;
@@ -165,10 +168,10 @@ export async function runExtractBench(o: { quick?: boolean; gpu?: boolean; log?:
       },
       {
         title: `prompts 2 vs 1 — ${describeShape(r.prompts_ratio_shape)}, ${r.prompt_tokens} prompt tokens; prefill ${pct(r.prefill_share)} of a row; ${r.prompts_ratio_videos} videos × ${r.prompts_ratio_repeats} repeat(s)`,
-        columns: ["path", "s/video 1 prompt", "s/video 2 prompts", "2 prompts ÷ 1", "goal"],
+        columns: ["path", "s/video 1 prompt", "s/video 2 prompts", "2 prompts ÷ 1 (wall)", "2 prompts ÷ 1 (CPU time)", "goal"],
         rows: [
-          ["one pass per video", f(r.s_per_video_end_to_end_1_prompt, 3), f(r.s_per_video_end_to_end_2_prompts, 3), f(r.prompts_2_vs_1, 2), "≤ 1.3"],
-          ["row by row (reference)", f(r.s_per_video_end_to_end_1_prompt, 3), f(r.s_per_video_end_to_end_2_prompts_row_by_row, 3), f(r.prompts_2_vs_1_row_by_row, 2), ""],
+          ["one pass per video", f(r.s_per_video_end_to_end_1_prompt, 3), f(r.s_per_video_end_to_end_2_prompts, 3), f(r.prompts_2_vs_1, 2), f(r.prompts_2_vs_1_cpu, 2), "≤ 1.3"],
+          ["row by row (reference)", f(r.s_per_video_end_to_end_1_prompt, 3), f(r.s_per_video_end_to_end_2_prompts_row_by_row, 3), f(r.prompts_2_vs_1_row_by_row, 2), f(r.prompts_2_vs_1_row_by_row_cpu, 2), ""],
         ],
       },
     ],
@@ -210,7 +213,7 @@ export function formatBenchExtract(r: BenchExtractResult): string {
   lines.push(
     "",
     `end to end (${r.end_to_end.videos} videos × ${r.end_to_end.prompts} prompts): ${f(r.s_per_video_end_to_end, 4)} s/video; generate alone ${f(r.s_per_video_generate, 4)} s/video`,
-    `prompts_2_vs_1: ${f(r.prompts_2_vs_1, 2)} (goal ≤ 1.3; row by row ${f(r.prompts_2_vs_1_row_by_row, 2)}) on ${describeShape(r.prompts_ratio_shape)}; prefill ${(100 * r.prefill_share).toFixed(0)}% of a row; load average ${loadAverage(r.load_average)}`,
+    `prompts_2_vs_1: ${f(r.prompts_2_vs_1, 2)}, CPU time ${f(r.prompts_2_vs_1_cpu, 2)} (goal ≤ 1.3; row by row ${f(r.prompts_2_vs_1_row_by_row, 2)}, CPU time ${f(r.prompts_2_vs_1_row_by_row_cpu, 2)}) on ${describeShape(r.prompts_ratio_shape)}; prefill ${(100 * r.prefill_share).toFixed(0)}% of a row; load average ${loadAverage(r.load_average)}`,
   );
   return `${lines.join("\n")}\n`;
 }
