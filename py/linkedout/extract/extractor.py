@@ -321,7 +321,8 @@ class Extractor:
         pad = proc.tokenizer.pad_token_id
         prefix_ids, prefix_mask = _left_padded(prefixes, pad)
         suffix_ids, suffix_mask = _left_padded(suffixes, pad)
-        batch = VideoBatch(p, prefix_ids, prefix_mask, suffix_ids, suffix_mask, processed["pixel_values_videos"])
+        # pixels cast to the model's dtype here, on the host: half the bytes to move for bf16
+        batch = VideoBatch(p, prefix_ids, prefix_mask, suffix_ids, suffix_mask, processed["pixel_values_videos"].to(self.backbone.dtype))
         return batch.pin_memory() if self.backbone.device.type == "cuda" else batch
 
     @torch.inference_mode()
