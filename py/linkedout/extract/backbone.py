@@ -113,7 +113,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def load_backbone(path: str, dtype: str = "auto", device: str | torch.device = "cpu") -> Backbone:
-    """Load model + processor with ``from_pretrained``; frozen, eval mode, on ``device``."""
+    """Load model + processor with ``from_pretrained``; frozen, eval mode, loaded directly onto ``device``."""
     dev = torch.device(device)
     if Path(path).is_dir():
         check_model_dir(path)
@@ -126,8 +126,10 @@ def load_backbone(path: str, dtype: str = "auto", device: str | torch.device = "
     hf_logging.disable_progress_bar()
 
     td = resolve_dtype(dtype, dev)
-    model = LlavaOnevisionForConditionalGeneration.from_pretrained(path, dtype=td)
-    model.to(dev).eval()
+    # device_map: the weights are read straight onto the device (accelerate), so a 16 GB backbone never
+    # sits in host memory first and is never copied twice
+    model = LlavaOnevisionForConditionalGeneration.from_pretrained(path, dtype=td, device_map={"": dev})
+    model.eval()
     model.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(path)
     processor.tokenizer.padding_side = "left"

@@ -7,6 +7,13 @@ layer's output for every forward pass ``generate`` makes:
     call 0 (prefill)      [B, L, d]   the *old* tokens: the whole left-padded prompt (video + text)
     call s = 1..G-1       [B, 1, d]   the *new* token fed at decode step s (generated token s)
 
+On the one-pass path (``Extractor.capture_videos``) one more forward pass comes first: each video's
+shared prefix, run once and its KV cache reused by every prompt's row, so the calls are
+
+    call 0 (prefix)       [V, Lp, d]  old tokens every prompt of a video shares (video, side channels)
+    call 1 (prefill)      [R, Ls, d]  old tokens of each (video, prompt) row after the prefix
+    call 1 + s            [R, 1, d]   the new token of decode step s
+
 With ``max_new_tokens = min_new_tokens = G`` there are exactly G forward passes, so G-1 new tokens
 have a hidden state: the G-th sampled token is never fed back through the decoder. We keep G-1 and
 run no extra forward pass (the issue forbids one); ``docs/extraction.md`` records this decision.
@@ -67,13 +74,15 @@ def _hidden_of(output: Any) -> torch.Tensor:
 class Captured:
     """Raw captures of one generate call, before per-item slicing.
 
-    prefill[t]  [B, L, d]      output of tap t over the padded prompt
+    prefill[t]  [B, L, d]      output of tap t over the padded prompt (one-pass path: each row's suffix)
     decode[t]   [B, G-1, d]    outputs of tap t at decode steps 1..G-1 (stacked)
+    prefix[t]   [V, Lp, d]     one-pass path only: output of tap t over each video's shared prefix
     """
 
     taps: list[int]
     prefill: list[torch.Tensor]
     decode: list[torch.Tensor]
+    prefix: list[torch.Tensor] = field(default_factory=list)
 
     @property
     def num_new(self) -> int:
@@ -116,16 +125,20 @@ class LayerTaps:
             h.remove()
         self._handles = []
 
-    def result(self) -> Captured:
-        """Split the captured calls into the prefill pass and the decode steps."""
+    def result(self, prefix: bool = False) -> Captured:
+        """Split the captured calls into the prefill pass and the decode steps (``prefix``: the first
+        call is the shared-prefix pass of the one-pass path, before them)."""
         if not self.calls or not self.calls[0]:
             raise RuntimeError("no forward pass was captured (was generate called inside the context?)")
         counts = {len(c) for c in self.calls}
         if len(counts) != 1:
             raise RuntimeError(f"taps saw different numbers of forward passes: {sorted(counts)}")
-        prefill = [c[0] for c in self.calls]
+        first = 1 if prefix else 0
+        if counts.pop() <= first:
+            raise RuntimeError("the prefix pass was captured but no generate pass after it")
+        prefill = [c[first] for c in self.calls]
         for t, c in zip(self.taps, self.calls):
-            if any(x.shape[1] != 1 for x in c[1:]):
+            if any(x.shape[1] != 1 for x in c[first + 1 :]):
                 raise RuntimeError(f"layer {t}: a decode step had more than one token (chunked prefill or speculative decoding is not supported)")
-        decode = [torch.cat(c[1:], dim=1) if len(c) > 1 else c[0][:, :0] for c in self.calls]
-        return Captured(taps=list(self.taps), prefill=prefill, decode=decode)
+        decode = [torch.cat(c[first + 1 :], dim=1) if len(c) > first + 1 else c[first][:, :0] for c in self.calls]
+        return Captured(taps=list(self.taps), prefill=prefill, decode=decode, prefix=[c[0] for c in self.calls] if prefix else [])

@@ -245,13 +245,44 @@ def tiny_shaped_config(image_token_id: int, video_token_id: int) -> Any:
                                 vision_feature_select_strategy="full", vision_feature_layer=-1)
 
 
+def lm_dominant_config(image_token_id: int, video_token_id: int, layers: int = 24, hidden: int = 896, heads: int = 14,
+                       kv_heads: int = 2, mlp: int = 4864) -> Any:
+    """A language model behind a toy SigLIP (2 layers, d = 32) at the real 384 px / patch 14, so a
+    video still gives 196 tokens per frame while the vision tower costs next to nothing: the language
+    model dominates a row's time, as the 7B's does on a GPU. Defaults: the language model of
+    llava-onevision-qwen2-0.5b-ov (Qwen2-0.5B: 24 layers, d = 896, 14 heads, 2 KV heads, MLP 4864).
+    The vocabulary is the tiny tokenizer's (512), not 151,936: random weights generate noise either
+    way, and the embedding and LM head are not what prefill costs. ``lo-exp bench extract`` measures
+    ``prompts_2_vs_1`` on it."""
+    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                image_size=384, patch_size=14, vision_use_head=False)
+    text = Qwen2Config(vocab_size=512, hidden_size=hidden, intermediate_size=mlp, num_hidden_layers=layers, num_attention_heads=heads,
+                       num_key_value_heads=kv_heads, max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=False)
+    return LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=image_token_id, video_token_index=video_token_id,
+                                vision_feature_select_strategy="full", vision_feature_layer=-1)
+
+
+def _lm_small_config(image_token_id: int, video_token_id: int) -> Any:
+    """Qwen2-0.5B's proportions (MLP 5.5 d, 64-dim heads, 2 KV heads) cut to 4 layers of d = 512, 20 M
+    parameters: the 0.5B takes ~25 s per video on a loaded 2-core CPU, this ~5 s, and prefill still
+    dominates a row (``prefill_share`` in the benchmark's JSON)."""
+    return lm_dominant_config(image_token_id, video_token_id, layers=4, hidden=512, heads=8, kv_heads=2, mlp=2816)
+
+
+RANDOM_SHAPES = ("7b", "0.5b-lm", "lm-small", "tiny")
+
+
 def build_random_backbone(shape: str, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0) -> Any:
     """A random-initialised LLaVA-OneVision built directly on ``device`` (never on the CPU first; on
     ``meta`` it allocates nothing: a shape check), with SDPA attention, the tiny model's tokenizer and
     a processor at the config's frame size. ``shape``: ``7b`` (llava-onevision-qwen2-7b-ov's
-    configuration, 8.03 B parameters, ~15 GiB in bf16, 196 video tokens per frame) or ``tiny``."""
-    if shape not in ("7b", "tiny"):
-        raise ValueError(f"shape: {shape!r} is not 7b or tiny")
+    configuration, 8.03 B parameters, ~15 GiB in bf16, 196 video tokens per frame), ``0.5b-lm``
+    (``lm_dominant_config``: Qwen2-0.5B's language model), ``lm-small`` (its proportions, 4 layers of
+    d = 512) or ``tiny``."""
+    if shape not in RANDOM_SHAPES:
+        raise ValueError(f"shape: {shape!r} is not one of {', '.join(RANDOM_SHAPES)}")
     os.environ["HF_HUB_OFFLINE"] = "1"
     from transformers import (
         LlavaOnevisionForConditionalGeneration,
@@ -264,7 +295,7 @@ def build_random_backbone(shape: str, device: torch.device, dtype: torch.dtype =
 
     tokenizer = _train_tokenizer(512)
     ids = (tokenizer.convert_tokens_to_ids("<image>"), tokenizer.convert_tokens_to_ids("<video>"))
-    config = seven_b_config(*ids) if shape == "7b" else tiny_shaped_config(*ids)
+    config = {"7b": seven_b_config, "0.5b-lm": lm_dominant_config, "lm-small": _lm_small_config, "tiny": tiny_shaped_config}[shape](*ids)
     config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.text_config.pad_token_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.device(device):

@@ -27,12 +27,30 @@ def test_chat_template_puts_video_before_text(tiny_backbone: Backbone) -> None:
     assert text == "<|im_start|>user <video>\nTitle: t\nDescribe.<|im_end|>\n<|im_start|>assistant\n"
 
 
+class _RecordingTokenizer:
+    """The real tokenizer, recording every text it is called with."""
+
+    def __init__(self, inner: Any, texts: list[str]) -> None:
+        self.inner = inner
+        self.texts = texts
+
+    def __call__(self, text: str | list[str], *args: Any, **kwargs: Any) -> Any:
+        self.texts.extend([text] if isinstance(text, str) else text)
+        return self.inner(text, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class _Recording:
-    """The real processor, recording every text it is called with: what the backbone is given."""
+    """The real processor, recording every text it or its tokenizer is called with: what the backbone
+    is given (row by row the processor tokenises each row; one pass per video the extractor expands
+    the video tokens and calls the tokenizer itself)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.texts: list[str] = []
+        self.tokenizer = _RecordingTokenizer(inner.tokenizer, self.texts)
 
     def __call__(self, *args: Any, text: list[str], **kwargs: Any) -> Any:
         self.texts.extend(text)
