@@ -15,8 +15,11 @@ from typing import Any, Literal
 from linkedout.config import section_defaults
 from linkedout.model.config import ConfigError, RecommenderConfig, from_dict, to_dict
 
+from .metrics import SelectMetric
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Negatives = Literal["in_batch", "full"]
+FeatureCacheMode = Literal["auto", "device", "host", "off"]
 
 _DEFAULT = section_defaults("train")  # the defaults, from schemas/config/train.schema.json
 
@@ -58,7 +61,10 @@ class TrainConfig:
     precision: Precision = _DEFAULT["precision"]  # auto = bf16 autocast on GPU, fp32 on CPU
     negatives: Negatives = _DEFAULT["negatives"]
     loss: LossConfig = field(default_factory=LossConfig)
-    early_stopping_patience: int = _DEFAULT["early_stopping_patience"]  # epochs without a better valid HR@10 before stopping; 0 = never stop early
+    early_stopping_patience: int = _DEFAULT["early_stopping_patience"]  # epochs without a better select_metric before stopping; 0 = never stop early
+    select_metric: str = _DEFAULT["select_metric"]  # hr@K | ndcg@K on validation: picks best.pt, decides early stopping
+    feature_cache: FeatureCacheMode = _DEFAULT["feature_cache"]  # where the features the model reads are held (feature_cache.py)
+    feature_cache_share: float = _DEFAULT["feature_cache_share"]  # auto: at most this share of free device/host memory
     seed: int = _DEFAULT["seed"]
     deterministic: bool = _DEFAULT["deterministic"]  # torch.use_deterministic_algorithms
     topk: int = _DEFAULT["topk"]  # length of the top-K list written per evaluated user
@@ -69,12 +75,16 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "topk", "eval_batch_users", "item_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: must be >= 1, got {getattr(self, name)}")
+        SelectMetric.parse(self.select_metric)
+        if not 0 < self.feature_cache_share <= 1:
+            raise ConfigError(f"train.feature_cache_share: must be in (0, 1], got {self.feature_cache_share}")
         if self.schedule.gap_epochs < 1:
             raise ConfigError(f"train.schedule.gap_epochs: must be >= 1, got {self.schedule.gap_epochs}")
 
 
 # Keys a resumed run may change without invalidating its checkpoint (they do not change past epochs).
-RESUMABLE_CHANGES = {"epochs", "early_stopping_patience", "eval_batch_users", "item_batch_size", "topk"}
+RESUMABLE_CHANGES = {"epochs", "early_stopping_patience", "eval_batch_users", "item_batch_size", "topk", "feature_cache",
+                     "feature_cache_share"}
 
 
 @dataclass(frozen=True)
