@@ -300,6 +300,10 @@ class RunState:
             data["best_value"] = data.pop("best_hr10")
         return cls(**data)
 
+    def stops_early(self, patience: int) -> bool:
+        """`patience` epochs in a row without a better value (0: never). The same on every rank (`record`)."""
+        return patience > 0 and self.bad_epochs >= patience
+
     def record(self, epoch: int, value: float, dctx: DistContext) -> bool:
         """Epoch `epoch` scored `value` on validation: is it the best so far? Rank 0 decides for all
         ranks (`DistContext.from_rank0`), so every rank keeps the same best epoch and stops together."""
@@ -405,8 +409,8 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     stopped_for_preemption = False
     model.train()
     for epoch in range(state.epoch, tcfg.epochs):
-        if tcfg.early_stopping_patience and state.bad_epochs >= tcfg.early_stopping_patience:
-            break  # resumed a run that had already stopped early
+        if state.stops_early(tcfg.early_stopping_patience):
+            break  # the previous epoch was the last without improvement (or: resumed a run that had stopped early)
         started = time.monotonic()
         shuffle = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + epoch)
         order = torch.randperm(len(train_sequences), generator=shuffle)
