@@ -43,7 +43,7 @@ export const trainStage: PipelineStage = {
       summary = r.result;
     }
     const publish = ["train_log.arrow", "epochs.arrow", "gates.arrow"].filter((f) => existsSync(join(ctx.dir, f)));
-    ctx.log(`best valid HR@10 ${Number(summary.best_valid_hr10).toFixed(4)} at epoch ${String(summary.best_epoch)}`);
+    ctx.log(`best valid ${String(summary.select_metric)} ${Number(summary.best_valid).toFixed(4)} at epoch ${String(summary.best_epoch)}`);
     return { summary, publish };
   },
 };
