@@ -8,8 +8,8 @@
             when it fits that share of the host's available memory, else off
 
 In every mode the next batch's features are prepared by the batch producer thread (batching.prefetch)
-while the current step runs: rows gathered on the host, and on CUDA copied to the device non-blocking
-on a separate stream (from pinned memory, so the copy is a DMA that overlaps the step's kernels); the
+while the current step runs: rows gathered on the host, and on CUDA copied to the device on a separate
+stream (`host`: gathered straight into pinned staging memory, so the copy is an asynchronous DMA); the
 step waits on that copy's event only. On CPU the same code runs with no stream and no pinning.
 
 The values are the ones `ContentSource.gather` returns (the table is filled from it), so a run gives
@@ -129,10 +129,9 @@ class FeatureCache:
         return table
 
     def _host_rows(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The batch's rows in host memory (pinned when they go to a GPU)."""
-        if self._table is None:
-            rows = _tensors(self.content.gather(idx))
-            return {k: v.pin_memory() for k, v in rows.items()} if self._pin else rows
+        """The batch's rows in host memory (from the host table: gathered straight into pinned staging)."""
+        if self._table is None:  # off: pinning would cost one more host copy of the rows than it saves
+            return _tensors(self.content.gather(idx))
         out: dict[str, torch.Tensor] = {}
         for name, t in self._table.items():
             staging = torch.empty((idx.shape[0], *t.shape[1:]), dtype=t.dtype, pin_memory=self._pin)
