@@ -396,6 +396,10 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
         state = RunState.from_json(payload["state"])
         for group in optimizer.param_groups:  # the kernels of this device, not those of the run that saved it
             group.update(optimizer_kernels(device))
+        if multi_tensor(device):  # fused AdamW keeps its step counts on the device (a CPU checkpoint has them on the CPU)
+            for param_state in optimizer.state.values():
+                if "step" in param_state:
+                    param_state["step"] = param_state["step"].to(device, torch.float32)
 
     wrapped: torch.nn.Module = model
     if dctx.world > 1:
