@@ -304,7 +304,7 @@ def bench_topk(dev: torch.device, sz: Sizes, log: Log) -> dict[str, Any]:
     return {"topk_1m_ms": ms, "topk_items": sz.topk_items, "topk_users": sz.topk_users, "topk_k": sz.topk_k, "topk_d": d}
 
 
-def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None) -> dict[str, Any]:
+def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None, work_dir: str | None = None) -> dict[str, Any]:
     dev = torch.device(device or ("cpu" if tiny else "cuda"))
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench gpu: no CUDA device visible to torch (use --tiny for the CPU smoke run)")
@@ -314,14 +314,16 @@ def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None) 
         "bench": "gpu", "tiny": tiny, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "torch": torch.__version__, "threads": torch.get_num_threads(), "goals": GOALS,
     }
-    work = Path(tempfile.mkdtemp(prefix="lo-bench-gpu-"))
+    work = Path(tempfile.mkdtemp(prefix="lo-bench-gpu-", dir=work_dir))  # the store: on a disk (tmpfs pages cannot be dropped)
     try:
         peaks: dict[str, float | None] = {}
         for section, run in (("extraction", lambda: bench_extraction(dev, sz, log)), ("training", lambda: bench_training(dev, sz, work, log)),
                              ("topk", lambda: bench_topk(dev, sz, log))):
             _reset_peak(dev)
-            result.update(run())
-            peaks[section] = _peak_mb(dev)  # training: the largest of its modes (per mode: peak_gpu_mb_train)
+            section_result = run()
+            result.update(section_result)
+            per_mode = [v for v in section_result.get("peak_gpu_mb_train", {}).values() if v is not None]
+            peaks[section] = max(per_mode) if per_mode else _peak_mb(dev)  # training resets per placement
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["peak_gpu_mb"] = peaks
@@ -339,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="the same code paths at toy sizes on the CPU")
     p.add_argument("--device", default=None, help="default cuda (cpu with --tiny)")
     p.add_argument("--out", default=None, help="write the JSON here (stdout otherwise)")
+    p.add_argument("--work", default=None, help="directory for the on-disk TokenStore (default: the system temp dir; must be a disk, not tmpfs)")
     ns = p.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -346,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"[bench gpu {time.perf_counter() - t0:6.1f}s] {m}\n")
         sys.stderr.flush()
 
-    result = bench_gpu(ns.tiny, ns.device, log)
+    result = bench_gpu(ns.tiny, ns.device, log, ns.work)
     text = json.dumps(result, indent=2) + "\n"
     if ns.out:
         Path(ns.out).write_text(text)

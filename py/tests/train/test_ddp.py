@@ -39,10 +39,11 @@ def test_two_gloo_processes_match_one_process(tiny_data: Any, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.strip().splitlines()]
     assert [(m["epoch"], m["epochs"]) for m in lines[:-1]] == [(1, 2), (2, 2)]  # rank 0 only: one line per epoch
+    one_summary = json.loads((tmp_path / "one-summary.json").read_text())
     assert lines[-1]["world_size"] == 2 and lines[-1]["epochs_done"] == 2
+    assert lines[-1]["feature_cache"] == one_summary["feature_cache"] == "device"  # each rank holds the (CPU) cache
     # validation sharded over the ranks (each embeds half the catalogue and ranks half the users): the
     # same figures, the same best epoch and the same ranks as one process
-    one_summary = json.loads((tmp_path / "one-summary.json").read_text())
     assert lines[-1]["best_epoch"] == one_summary["best_epoch"] and lines[-1]["best_valid"] == one_summary["best_valid"]
     epochs1, epochs2 = read_arrow(tmp_path / "one" / "epochs.arrow"), read_arrow(tmp_path / "two" / "epochs.arrow")
     assert epochs2.drop(["seconds", "train_loss"]).equals(epochs1.drop(["seconds", "train_loss"]))
