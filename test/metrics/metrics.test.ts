@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { computeMetrics, formatMetrics, headItems, metricsFromRanks, ndcgAt, readRanks, writeRanks, type RankRow } from "../../ts/metrics/index.js";
 import { splitDataset } from "../../ts/data/index.js";
 import { EXPECTED, writeHandmade } from "../data/handmade.js";
-import { REPO_ROOT } from "../../ts/worker/python.js";
+import { REPO_ROOT } from "../../ts/worker/index.js";
 
 const close = (a: number | null | undefined, b: number) => expect(a).to.be.closeTo(b, 1e-9);
 
