@@ -251,6 +251,7 @@ def bench_training(dev: torch.device, sz: Sizes, work: Path, log: Log) -> dict[s
                              loss_weights=LossWeights(tcfg.loss.align_weight, tcfg.loss.uniformity_gamma, cfg.moe.load_balance_weight))
 
             def cold() -> None:
+                sc.content = sc.features = None  # the step context maps the store too
                 reopen()
                 sc.content, sc.features = opened["content"], opened["cache"]
 
