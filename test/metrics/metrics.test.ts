@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { execa } from "execa";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeMetrics, formatMetrics, headItems, metricsFromRanks, ndcgAt, readRanks, writeRanks, type RankRow } from "../../ts/metrics/index.js";
 import { splitDataset } from "../../ts/data/index.js";
 import { EXPECTED, writeHandmade } from "../data/handmade.js";
+import { REPO_ROOT } from "../../ts/worker/index.js";
 
 const close = (a: number | null | undefined, b: number) => expect(a).to.be.closeTo(b, 1e-9);
 
@@ -114,5 +115,32 @@ describe("metrics: HR@K / NDCG@K, cold-start and long-tail slices", () => {
   it("ranks.arrow round-trips", () => {
     const back = readRanks(ranksPath);
     expect(back.map((r) => [r.user, r.split, r.target, r.rank])).to.deep.equal(rows.map((r) => [r.user, r.split, r.target, r.rank]));
+  });
+
+  it("HR@K and NDCG@K match the hand-derived fixture that the Python selection tests read too", () => {
+    interface Case { ranks: number[]; expected: { k: number; hr: string; ndcg: string }[] }
+    const fixture = JSON.parse(readFileSync(join(REPO_ROOT, "schemas", "fixtures", "metrics.json"), "utf8")) as { cases: Case[] };
+    // the fixture's values: sums of "a/b" and "a/(b log2 c)" terms
+    const exact = (expr: string): number =>
+      expr.split(" + ").reduce((sum, term) => {
+        const frac = /^(\d+)\/(\d+)$/.exec(term);
+        if (frac) return sum + Number(frac[1]) / Number(frac[2]);
+        const log = /^(\d+)\/\((\d+) log2 (\d+)\)$/.exec(term);
+        if (log) return sum + Number(log[1]) / (Number(log[2]) * Math.log2(Number(log[3])));
+        throw new Error(`schemas/fixtures/metrics.json: cannot read '${term}'`);
+      }, 0);
+    let checked = 0;
+    for (const c of fixture.cases) {
+      const catalogue = Array.from({ length: Math.max(...c.ranks) }, (_, i) => ({ item: `i${i}`, train_count: 100 }));
+      const rankRows: RankRow[] = c.ranks.map((rank, i) => ({ user: `u${i}`, split: "test", target: "i0", rank, topk: [] }));
+      const m = metricsFromRanks(rankRows, catalogue, { ks: c.expected.map((e) => e.k) });
+      const overall = m.rows.find((r) => r.split === "test" && r.slice === "overall")!;
+      for (const e of c.expected) {
+        close(overall.hr[e.k], exact(e.hr));
+        close(overall.ndcg[e.k], exact(e.ndcg));
+        checked += 1;
+      }
+    }
+    expect(checked).to.equal(10);
   });
 });

@@ -4,8 +4,8 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../ts/config/index.js";
-import { configSourcesNote, modelFolderProblems, unwritableDirReason } from "../../ts/schedule/preflight.js";
+import { configDefaults, loadConfig } from "../../ts/config/index.js";
+import { configSourcesNote, modelFolderProblems, selectionProblem, unwritableDirReason } from "../../ts/schedule/preflight.js";
 import { REPO_ROOT } from "../helpers.js";
 
 
@@ -51,6 +51,15 @@ describe("schedule/preflight: checks before work starts", () => {
     expect(modelFolderProblems(dir)).to.deep.equal([
       `${join(dir, "config.json")}: model_type null and no architectures is not a LLaVA-OneVision video model (expected "LlavaOnevisionForConditionalGeneration")`,
     ]);
+  });
+
+  it("the metric that picks the kept epoch must be one the run reports (its K in eval.ks)", () => {
+    const base = configDefaults();
+    expect(selectionProblem(base)).to.equal(null); // hr@10 with ks [10, 20]
+    expect(selectionProblem({ ...base, train: { ...base.train, select_metric: "ndcg@20" } })).to.equal(null);
+    expect(selectionProblem({ ...base, train: { ...base.train, select_metric: "hr@5" } })).to.equal(
+      "hr@5 picks the kept epoch, but eval.ks [10, 20] does not report K = 5: add 5 to eval.ks or select at one of them",
+    );
   });
 
   it("output folders: a file in the way, or the folder itself a file", () => {

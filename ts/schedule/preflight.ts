@@ -4,7 +4,7 @@
 // key and where its value came from (docs/errors.md, PreflightError).
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { showSource, sourceOf, type LoadedConfig } from "../config/index.js";
+import { showSource, sourceOf, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { checkUsersLeft, loadMicroLens, officialSplit } from "../data/index.js";
 import { decodeUtf8Strict, jsonSyntaxProblem, type NotUtf8Error } from "../util/text.js";
 import { scratchDirProblems } from "../worker/index.js";
@@ -217,6 +217,14 @@ export function configSourcesNote(message: string, loaded: LoadedConfig, cwd = p
 }
 
 /** Every problem with a resolved config that can be found without starting a worker (empty: go ahead). */
+/** The K of `train.select_metric` (the validation metric that keeps an epoch) must be one of `eval.ks`,
+ * so that the reported metrics show the figure the run was selected on. */
+export function selectionProblem(config: Pick<ExperimentConfig, "train" | "eval">): string | null {
+  const k = Number(/@(\d+)$/.exec(config.train.select_metric)?.[1]);
+  if (config.eval.ks.includes(k)) return null;
+  return `${config.train.select_metric} picks the kept epoch, but eval.ks [${config.eval.ks.join(", ")}] does not report K = ${k}: add ${k} to eval.ks or select at one of them`;
+}
+
 export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opts: { writesResults?: boolean } = {}): string[] {
   const { config } = loaded;
   const problems: string[] = [];
@@ -247,6 +255,9 @@ export function preflightProblems(loaded: LoadedConfig, cwd = process.cwd(), opt
     if (!(err instanceof Error) || err.name !== "DataError") throw err;
     problems.push(err.message);
   }
+
+  const selection = selectionProblem(config);
+  if (selection) problems.push(`${keyRef(loaded, "train.select_metric", cwd)}: ${selection}`);
 
   const modelPath = String(config.model.path ?? "");
   // "" = the tiny model, built on first use; a hub id is resolved by the worker (no hub here to ask).

@@ -14,12 +14,19 @@ Sections (progress on stderr, one line each; JSON + a markdown table at the end)
    ``extract_s_per_video_generate`` (the model's calls alone); ``prompts_2_vs_1`` (2 prompts ÷ 1, end
    to end, same videos).
 2. training: one ``train_step`` of the default model at 7B TokenStore shapes (d=3584, 7 taps, M=32,
-   N_new=7, 2 prompts) in bf16 with the features resident on the device vs gathered from an on-disk
-   TokenStore (``ContentSource``, what training uses); ``io_fraction = 1 - resident / from_store``.
+   N_new=7, 2 prompts), 256 sequences per step (the MicroLens config), with training's precision and
+   deterministic settings, for each ``train.feature_cache`` placement (off: read from the TokenStore;
+   host; device), through the training loop's own code (``FeatureCache``, ``stage_features``).
+   The store's pages are dropped from the page cache (``bench/pagecache.py``; JSON
+   ``store_pages_dropped`` says whether that worked) before every read of it, so ``off`` reads the
+   disk as a first epoch over a store larger than RAM does. ``train_step_s_from_store``: serial steps
+   (gather + copy + step); ``train_step_s_pipelined``: the next batch staged while the step runs, as
+   the loop does; ``train_store_over_resident`` = host ÷ device, pipelined;
+   ``io_fraction = 1 - device / off`` (serial).
 3. ranking: full-catalogue top-K for a batch of users over 1M item vectors (scores matmul + topk).
 
 Goals (docs/benchmarks.md): 7B extraction <= 0.5 s/video on one H100, hook overhead <= 5 %,
-train step from the store <= 1.25x resident.
+train step with the host cache <= 1.25x resident. Peak GPU memory per section: ``peak_gpu_mb``.
 """
 
 from __future__ import annotations
@@ -58,8 +65,9 @@ class Sizes:
 
 
 SIZES = {
-    # 7B: ~16 GiB weights; batch 32 rows x ~1.6k tokens; store 1024 items x 2 prompts x 1.95 MiB = 4 GiB
-    "gpu": Sizes("7b", (8, 32), 32, 3, "7b", 64, 5, 1024, 1_000_000, 1024, 100),
+    # 7B: ~16 GiB weights; batch 32 rows x ~1.6k tokens; store 2048 items x 2 prompts x 1.95 MiB = 8 GiB;
+    # 256 sequences per step (the MicroLens config), ≈ 1.2k distinct items of the 2048
+    "gpu": Sizes("7b", (8, 32), 32, 3, "7b", 256, 5, 2048, 1_000_000, 1024, 100),
     "tiny": Sizes("tiny", (2, 4), 2, 1, "tiny", 8, 2, 32, 100_000, 64, 20),
 }
 
@@ -134,25 +142,6 @@ def bench_extraction(dev: torch.device, sz: Sizes, work: Path, log: Log) -> dict
     }
 
 
-class ResidentContent:
-    """The store's rows held on the device: gather = index_select (the ``resident`` baseline)."""
-
-    def __init__(self, store: Any, dev: torch.device) -> None:
-        from linkedout.model.features import ItemFeatures
-
-        self._features = ItemFeatures
-        every = range(len(store.items))
-        self.old = store.get("old_merged", every).to(dev)  # [K, P, taps, M, d]
-        self.size = store.get("old_merged_size", every).to(dev)
-        self.new = store.get("new", every).to(dev)  # [K, P, taps, N_new, d]
-
-    def gather(self, idx: torch.Tensor) -> Any:
-        i = idx.to(self.old.device)
-        new = self.new.index_select(0, i)
-        return self._features(present=torch.ones(i.shape[0], dtype=torch.bool, device=i.device), old_merged=self.old.index_select(0, i),
-                              old_size=self.size.index_select(0, i).float(), new=new, new_valid=(new != 0).any(dim=-1))
-
-
 def _write_store(dir: Path, sz: Sizes, log: Log) -> None:
     from linkedout.bench.train import PRESETS
     from linkedout.store.token_store import FeatureBatch, StoreSettings, TokenStoreWriter, finalize_store
@@ -180,54 +169,134 @@ def _write_store(dir: Path, sz: Sizes, log: Log) -> None:
         f"({sum(f.stat().st_size for f in dir.glob('shard-*.arrow')) / 2**30:.2f} GiB)")
 
 
+def _peak_mb(dev: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+
+
+def _reset_peak(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+
+def _timed_steps(sc: Any, batches: list[Any], pipelined: bool, before_step: Callable[[], Any] | None, dev: torch.device) -> float:
+    """Seconds per step over `batches` (the caller has warmed the model up).
+
+    serial: stage the batch's features, then step (each step pays the gather and the copy), with
+    `before_step` (dropping the store's pages; reopening it) run outside the clock; the median.
+    pipelined: as the training loop runs them, each batch's features staged on the producer thread a
+    batch ahead (batching.prefetch) while the current step runs; wall time / steps."""
+    from linkedout.train.batching import prefetch
+    from linkedout.train.loop import stage_features, train_step
+
+    if pipelined:
+        _sync(dev)
+        t0 = time.perf_counter()
+        for batch, staged in prefetch((b, stage_features(sc, b)) for b in batches):
+            train_step(sc, batch, staged)
+        _sync(dev)
+        return (time.perf_counter() - t0) / len(batches)
+    times = []
+    for b in batches:
+        if before_step is not None:
+            before_step()
+        _sync(dev)
+        t0 = time.perf_counter()
+        train_step(sc, b, stage_features(sc, b))
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def bench_training(dev: torch.device, sz: Sizes, work: Path, log: Log) -> dict[str, Any]:
+    """One training step at 7B TokenStore shapes for each `train.feature_cache` placement, with the
+    training loop's own code (FeatureCache, stage_features, train_step), deterministic settings and
+    precision; the store's pages are dropped from the page cache before every read of it."""
+    from linkedout.bench.pagecache import drop_pages
     from linkedout.bench.train import PRESETS
     from linkedout.model.config import RecommenderConfig
     from linkedout.model.losses import LossWeights
     from linkedout.store.token_store import TokenStore
     from linkedout.train.batching import make_batch
     from linkedout.train.data import Catalogue, ContentSource
-    from linkedout.train.loop import DistContext, StepContext, build_model, build_optimizer, train_step
+    from linkedout.train.feature_cache import FeatureCache
+    from linkedout.train.loop import DistContext, StepContext, apply_determinism, build_model, build_optimizer, resolve_precision, train_step
     from linkedout.train.spec import TrainConfig
 
     store_dir = work / "store"
     _write_store(store_dir, sz, log)
-    store = TokenStore.open(store_dir)
+    files = sorted(store_dir.glob("shard-*.arrow"))
     p = PRESETS[sz.train_preset]
     cfg, tcfg = RecommenderConfig(), TrainConfig()
+    precision = resolve_precision(tcfg.precision, dev)  # as training: bf16 on a GPU, fp32 on the CPU
     k = sz.store_items
-    catalogue = Catalogue(items=list(store.items), train_count=np.ones(k, dtype=np.int64), index={it: i for i, it in enumerate(store.items)})
     rng = np.random.default_rng(0)
     batches = [make_batch([rng.choice(k, size=int(n), replace=False) for n in rng.integers(3, 12, size=sz.train_batch)], cfg.ranker.max_history)
                for _ in range(sz.train_steps + 1)]
-    sources = {"resident": ResidentContent(store, dev), "from_store": ContentSource(store, catalogue, cfg)}
     out: dict[str, Any] = {"train_items_per_step": statistics.mean(int(b.candidates.shape[0]) for b in batches),
-                           "train_batch_sequences": sz.train_batch, "train_precision": "bf16"}
+                           "train_batch_sequences": sz.train_batch, "train_precision": precision,
+                           "train_deterministic": tcfg.deterministic, "train_step_s_from_store": {}, "train_step_s_pipelined": {},
+                           "feature_cache_fill_s": {}, "peak_gpu_mb_train": {}}
     shapes = {"n_items": k, "d_model": p.d_model, "n_taps": p.taps, "n_prompts": p.prompts, "taps": []}
-    for name, content in sources.items():
-        model = build_model(cfg, shapes, 0).to(dev)
-        sc = StepContext(model=model, wrapped=model, optimizer=build_optimizer(model, tcfg), scaler=torch.amp.GradScaler("cuda", enabled=False),
-                         content=content, dist=DistContext(), device=dev, precision="bf16",  # type: ignore[arg-type]
-                         log_popularity=torch.zeros(k, device=dev), tcfg=tcfg,
-                         loss_weights=LossWeights(tcfg.loss.align_weight, tcfg.loss.uniformity_gamma, cfg.moe.load_balance_weight))
-        times = []
-        for i, b in enumerate(batches):
-            _sync(dev)
-            t0 = time.perf_counter()
-            train_step(sc, b)
-            _sync(dev)
-            if i > 0:  # the first step warms up allocator and kernels
-                times.append(time.perf_counter() - t0)
-        out[f"train_step_s_{name}"] = statistics.median(times)
-        log(f"train: {name}: {out[f'train_step_s_{name}']:.3f} s/step ({out['train_items_per_step']:.0f} items/step)")
-        del model, sc
-    del sources
-    gc.collect()
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-    out["train_store_over_resident"] = out["train_step_s_from_store"] / out["train_step_s_resident"]
-    out["io_fraction"] = max(0.0, 1 - out["train_step_s_resident"] / out["train_step_s_from_store"])
-    out["train_store_gib"] = sum(f.stat().st_size for f in store_dir.glob("shard-*.arrow")) / 2**30
+    drops: list[dict[str, Any]] = []
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    apply_determinism(tcfg.deterministic, dev)
+    try:
+        for mode in ("off", "host", "device"):
+            opened: dict[str, Any] = {}
+
+            def reopen() -> None:
+                """A cold store: unmap it (mapped pages cannot be dropped), drop its pages, map it again."""
+                opened.clear()
+                gc.collect()
+                drops.append(drop_pages(files))
+                store = TokenStore.open(store_dir)
+                catalogue = Catalogue(items=list(store.items), train_count=np.ones(k, dtype=np.int64), index={it: i for i, it in enumerate(store.items)})
+                opened["content"] = ContentSource(store, catalogue, cfg)
+                t0 = time.perf_counter()
+                opened["cache"] = FeatureCache(opened["content"], k, dev, mode, 1.0)
+                _sync(dev)
+                opened["fill_s"] = time.perf_counter() - t0
+
+            _reset_peak(dev)
+            reopen()
+            if mode != "off":  # the table is filled from the cold store once; the steps do not read the store
+                out["feature_cache_fill_s"][mode] = opened["fill_s"]
+            model = build_model(cfg, shapes, tcfg.seed).to(dev)
+            sc = StepContext(model=model, wrapped=model, optimizer=build_optimizer(model, tcfg, dev), scaler=torch.amp.GradScaler("cuda", enabled=False),
+                             content=opened["content"], dist=DistContext(), device=dev, precision=precision,
+                             log_popularity=torch.zeros(k, device=dev), tcfg=tcfg, features=opened["cache"],
+                             loss_weights=LossWeights(tcfg.loss.align_weight, tcfg.loss.uniformity_gamma, cfg.moe.load_balance_weight))
+
+            def cold() -> None:
+                sc.content = sc.features = None  # the step context maps the store too
+                reopen()
+                sc.content, sc.features = opened["content"], opened["cache"]
+
+            for b in batches:  # allocator, kernels for each batch's shapes: counted in neither figure
+                train_step(sc, b)
+            serial = _timed_steps(sc, batches[1:], False, cold if mode == "off" else None, dev)
+            if mode == "off":
+                cold()  # the pipelined run starts from a cold store too
+            pipelined = _timed_steps(sc, batches[1:], True, None, dev)
+            out["train_step_s_from_store"][mode], out["train_step_s_pipelined"][mode] = serial, pipelined
+            out["peak_gpu_mb_train"][mode] = _peak_mb(dev)
+            log(f"train: feature_cache {mode}: {serial:.3f} s/step serial, {pipelined:.3f} s/step pipelined "
+                f"({out['train_items_per_step']:.0f} items/step, {sz.train_batch} sequences)")
+            del model, sc
+            opened.clear()
+            gc.collect()
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+    steps, piped = out["train_step_s_from_store"], out["train_step_s_pipelined"]
+    out["train_step_s_resident"] = steps["device"]
+    out["train_store_over_resident"] = piped["host"] / piped["device"]  # the goal: host cache, copy overlapped, vs resident
+    out["io_fraction"] = max(0.0, 1 - steps["device"] / steps["off"])  # of a cold-store step, the share spent reading
+    out["store_pages_dropped"] = {"ok": all(d["ok"] for d in drops), "drops": len(drops),
+                                  "resident_mib_after_max": max(d["resident_mib_after"] for d in drops),
+                                  "errors": sorted({d["error"] for d in drops if d["error"]})}
+    out["train_store_gib"] = sum(f.stat().st_size for f in files) / 2**30
     shutil.rmtree(store_dir, ignore_errors=True)
     return out
 
@@ -253,7 +322,7 @@ def bench_topk(dev: torch.device, sz: Sizes, log: Log) -> dict[str, Any]:
     return {"topk_1m_ms": ms, "topk_items": sz.topk_items, "topk_users": sz.topk_users, "topk_k": sz.topk_k, "topk_d": d}
 
 
-def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None) -> dict[str, Any]:
+def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None, work_dir: str | None = None) -> dict[str, Any]:
     dev = torch.device(device or ("cpu" if tiny else "cuda"))
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench gpu: no CUDA device visible to torch (use --tiny for the CPU smoke run)")
@@ -263,14 +332,19 @@ def bench_gpu(tiny: bool, device: str | None = None, log: Log = lambda m: None) 
         "bench": "gpu", "tiny": tiny, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "torch": torch.__version__, "threads": torch.get_num_threads(), "goals": GOALS,
     }
-    work = Path(tempfile.mkdtemp(prefix="lo-bench-gpu-"))
+    work = Path(tempfile.mkdtemp(prefix="lo-bench-gpu-", dir=work_dir))  # the store: on a disk (tmpfs pages cannot be dropped)
     try:
-        result.update(bench_extraction(dev, sz, work, log))
-        result.update(bench_training(dev, sz, work, log))
-        result.update(bench_topk(dev, sz, log))
+        peaks: dict[str, float | None] = {}
+        for section, run in (("extraction", lambda: bench_extraction(dev, sz, work, log)), ("training", lambda: bench_training(dev, sz, work, log)),
+                             ("topk", lambda: bench_topk(dev, sz, log))):
+            _reset_peak(dev)
+            section_result = run()
+            result.update(section_result)
+            per_mode = [v for v in section_result.get("peak_gpu_mb_train", {}).values() if v is not None]
+            peaks[section] = max(per_mode) if per_mode else _peak_mb(dev)  # training resets per placement
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    result["peak_gpu_mb"] = peaks
     result["seconds"] = time.perf_counter() - t0
     result["meets_goals"] = {
         "extract_s_per_video": result["extract_s_per_video"] is not None and result["extract_s_per_video"] <= GOALS["extract_s_per_video"],
@@ -285,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny", action="store_true", help="the same code paths at toy sizes on the CPU")
     p.add_argument("--device", default=None, help="default cuda (cpu with --tiny)")
     p.add_argument("--out", default=None, help="write the JSON here (stdout otherwise)")
+    p.add_argument("--work", default=None, help="directory for the on-disk TokenStore (default: the system temp dir; must be a disk, not tmpfs)")
     ns = p.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -292,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"[bench gpu {time.perf_counter() - t0:6.1f}s] {m}\n")
         sys.stderr.flush()
 
-    result = bench_gpu(ns.tiny, ns.device, log)
+    result = bench_gpu(ns.tiny, ns.device, log, ns.work)
     text = json.dumps(result, indent=2) + "\n"
     if ns.out:
         Path(ns.out).write_text(text)

@@ -91,7 +91,7 @@ def bench_train(device: torch.device, preset: str = "tiny", batch_size: int | No
         content.old, content.new, content.size = content.old.to(device), content.new.to(device), content.size.to(device)
     shapes = {"n_items": CATALOGUE, "d_model": shape.d_model, "n_taps": shape.taps, "n_prompts": shape.prompts, "taps": []}
     model = build_model(cfg, shapes, seed).to(device)
-    optimizer = build_optimizer(model, tcfg)
+    optimizer = build_optimizer(model, tcfg, device)
     sc = StepContext(model=model, wrapped=model, optimizer=optimizer, scaler=torch.amp.GradScaler("cuda", enabled=prec == "fp16"),
                      content=content, dist=DistContext(), device=device, precision=prec,  # type: ignore[arg-type]
                      log_popularity=torch.zeros(CATALOGUE, device=device), tcfg=tcfg,

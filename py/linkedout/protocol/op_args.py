@@ -44,6 +44,9 @@ class AddItemsArgs:
         return from_dict(cls, data, path)
 
 
+BenchExtractRatioShape = Literal["", "lm-small", "0.5b-lm", "7b"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class BenchExtractArgs:
     """bench_extract args"""
@@ -62,6 +65,16 @@ class BenchExtractArgs:
     repeats: int = 5
     # Tokens generated per video.
     max_new_tokens: int = 8
+    # Rendered videos extracted end to end (0: 16 on CPU, 32 on GPU).
+    e2e_videos: int = 0
+    # Rendered videos extracted with 1 and with 2 prompts for prompts_2_vs_1 (0: 3 on CPU, 16 on GPU).
+    ratio_videos: int = 0
+    # Alternating repeats of the prompts_2_vs_1 runs (0: min(repeats, 3)).
+    ratio_repeats: int = 0
+    # Frames per video for prompts_2_vs_1 (0: 12 on CPU, so that prefill is >= 80 % of a row; 8 on GPU).
+    ratio_frames: int = 0
+    # Random backbone of prompts_2_vs_1 (py/linkedout/extract/tiny_model.py; empty: lm-small on CPU, 7b on GPU).
+    ratio_shape: BenchExtractRatioShape = ""
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:

@@ -12,7 +12,7 @@ Inputs are the run's Arrow files:
   gates.arrow      item utf8, gates fixed_size_list<float32>[T], metadata taps (the training loop's
                    format), or long format item utf8, layer int32, gate float32
   train_log.arrow  step and/or epoch, then numeric columns (loss, ce, grad_norm, lr_*, ...)
-  epochs.arrow     epoch, then per-epoch columns (valid_hr10, valid_ndcg10, train_loss, ...)
+  epochs.arrow     epoch, then per-epoch columns (valid_hr<K>, valid_ndcg<K>, train_loss, ...)
 """
 
 from __future__ import annotations

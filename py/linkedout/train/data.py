@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -118,6 +118,12 @@ def selected_taps(cfg: RecommenderConfig, store: TokenStore) -> list[int]:
     if cfg.layers == "tapped":
         return [store.taps.index(t) for t in store.configured_taps]
     return [len(store.taps) - 1]
+
+
+class FeatureSource(Protocol):
+    """Catalogue indices [B] -> their `ItemFeatures` (ContentSource; train.feature_cache's FeatureCache)."""
+
+    def gather(self, catalogue_indices: torch.Tensor) -> ItemFeatures: ...
 
 
 class ContentSource:

@@ -17,24 +17,30 @@ import torch
 from linkedout.model.recommender import LinkedOutRecommender
 from linkedout.model.ranking import batch_rows, flat_mask, rank_batch
 
-from .data import ContentSource, EvalSplit
+from .data import EvalSplit, FeatureSource
+from .metrics import hit_rate, ndcg
 
 
 @torch.no_grad()
-def catalogue_embeddings(model: LinkedOutRecommender, content: ContentSource | None, n_items: int, batch_size: int,
-                         device: torch.device, progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """z [n_items, d_z] and gates π [n_items, T] (float32, on `device`) for the whole catalogue."""
+def catalogue_embeddings(model: LinkedOutRecommender, content: FeatureSource | None, n_items: int, batch_size: int,
+                         device: torch.device, progress: Callable[[int, int], None] | None = None,
+                         start: int = 0, stop: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """z [n, d_z] and gates π [n, T] (float32, on `device`) for catalogue items [start, stop) (default: all).
+    `content`: a ContentSource or the training run's FeatureCache (the same features)."""
+    stop = n_items if stop is None else stop
+    if start >= stop:  # an empty chunk (DDP, more ranks than items)
+        return torch.zeros(0, model.cfg.d_z, device=device), torch.zeros(0, 0, device=device)
     was_training = model.training
     model.eval()
     zs, gates = [], []
-    for start in range(0, n_items, batch_size):
-        idx = torch.arange(start, min(start + batch_size, n_items))
+    for first in range(start, stop, batch_size):
+        idx = torch.arange(first, min(first + batch_size, stop))
         features = content.gather(idx).to(device) if content is not None else None
         enc = model.encode_items(idx.to(device), features)
         zs.append(enc.z.float())
         gates.append(enc.gates.float())
         if progress is not None:
-            progress(min(start + batch_size, n_items), n_items)
+            progress(min(first + batch_size, stop) - start, stop - start)
     model.train(was_training)
     z = torch.cat(zs)
     if not torch.isfinite(z).all():
@@ -80,11 +86,10 @@ class SplitRanks:
     topk: list[np.ndarray]
 
     def hit_rate(self, k: int) -> float:
-        return float((self.ranks <= k).mean()) if len(self.ranks) else 0.0
+        return hit_rate(self.ranks, k)
 
     def ndcg(self, k: int) -> float:
-        gains = np.where(self.ranks <= k, 1.0 / np.log2(self.ranks + 1.0), 0.0)
-        return float(gains.mean()) if len(self.ranks) else 0.0
+        return ndcg(self.ranks, k)
 
 
 @torch.no_grad()

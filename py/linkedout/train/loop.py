@@ -42,6 +42,8 @@ from .batching import TrainBatch, chunk_bounds, make_batch, pad_rows, prefetch, 
 from .checkpoint import check_compatible, load_checkpoint, load_model_state, save_checkpoint
 from .data import Catalogue, ContentSource, EvalSplit, open_content, read_train_sequences
 from .evaluate import catalogue_embeddings, rank_split
+from .feature_cache import FeatureCache, StagedFeatures
+from .metrics import SelectMetric, metric
 from .outputs import gates_table, log_table, ranks_table, write_table_atomic
 from .spec import RESUMABLE_CHANGES, Schedule, TrainConfig, TrainSpec
 
@@ -60,6 +62,7 @@ class DistContext:
     world: int = 1
     local_rank: int = 0
     owns_group: bool = False  # we called init_process_group (and destroy it at the end)
+    comm_device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where collectives' tensors live (NCCL: the GPU)
 
     @classmethod
     def from_env(cls, device_hint: str) -> "DistContext":
@@ -74,7 +77,8 @@ class DistContext:
                 torch.cuda.set_device(local_rank)
             dist.init_process_group(backend="nccl" if use_nccl else "gloo")
             owns = True
-        return cls(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, owns_group=owns)
+        comm = torch.device("cuda", local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
+        return cls(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, owns_group=owns, comm_device=comm)
 
     def gather_rows(self, t: torch.Tensor) -> torch.Tensor:
         """Concatenate every rank's equally-sized `t` along dim 0, keeping autograd."""
@@ -85,6 +89,26 @@ class DistContext:
         with warnings.catch_warnings():  # deprecated in favour of a private API; still the public autograd gather
             warnings.simplefilter("ignore", FutureWarning)
             return torch.cat(dist_fn.all_gather(t.contiguous()), dim=0)
+
+    def gather_chunks(self, t: torch.Tensor, total: int) -> torch.Tensor:
+        """Every rank's chunk (equally sized, `chunk_bounds`) concatenated along dim 0 and cut to `total`
+        rows, on every rank; no autograd (evaluation)."""
+        if self.world == 1:
+            return t[:total]
+        local = t.contiguous().to(self.comm_device)
+        parts = [torch.empty_like(local) for _ in range(self.world)]
+        dist.all_gather(parts, local)
+        return torch.cat(parts)[:total].to(t.device)
+
+    def from_rank0(self, values: list[float]) -> list[float]:
+        """Rank 0's `values` on every rank: decisions that must agree (best epoch, stopping) are taken by
+        rank 0 alone, so ranks whose own figures differ in the last bit cannot part ways and then block
+        in a collective the others never call."""
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.comm_device)
+        dist.broadcast(t, src=0)
+        return t.cpu().tolist()
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -99,6 +123,14 @@ def resolve_device(name: str, ctx: DistContext) -> torch.device:
     if name == "cuda" and ctx.world > 1:
         return torch.device("cuda", ctx.local_rank)
     return torch.device(name)
+
+
+def apply_determinism(deterministic: bool, device: torch.device) -> None:
+    """`train.deterministic` as training applies it (the GPU bench uses the same settings)."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # CPU: bitwise repeatable (tested). GPU: warn, not fail, on a kernel without a deterministic variant.
+        torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -128,7 +160,17 @@ def build_model(cfg: RecommenderConfig, shapes: dict[str, Any], seed: int) -> Li
                                 max(shapes["n_prompts"], 1))
 
 
-def build_optimizer(model: LinkedOutRecommender, tcfg: TrainConfig) -> torch.optim.AdamW:
+def multi_tensor(device: torch.device) -> bool:
+    """Fused AdamW and foreach clipping on CUDA (one kernel for many tensors); on CPU the per-tensor
+    loops, whose results the CPU tests compare bitwise."""
+    return device.type == "cuda"
+
+
+def optimizer_kernels(device: torch.device) -> dict[str, bool]:
+    return {"fused": True, "foreach": False} if multi_tensor(device) else {"fused": False, "foreach": False}
+
+
+def build_optimizer(model: LinkedOutRecommender, tcfg: TrainConfig, device: torch.device | None = None) -> torch.optim.AdamW:
     """AdamW, one lr per named group; weight decay only on >= 2-D weights (not biases, norms, 1-D params)."""
     lr = {"item_encoder": tcfg.lr.item_encoder, "id_embeddings": tcfg.lr.id_embeddings, "ranker": tcfg.lr.ranker}
     groups: list[dict[str, Any]] = []
@@ -139,7 +181,7 @@ def build_optimizer(model: LinkedOutRecommender, tcfg: TrainConfig) -> torch.opt
             groups.append({"params": decay, "lr": lr[name], "weight_decay": tcfg.weight_decay, "name": name})
         if no_decay:
             groups.append({"params": no_decay, "lr": lr[name], "weight_decay": 0.0, "name": name})
-    return torch.optim.AdamW(groups, lr=tcfg.lr.item_encoder, foreach=False)
+    return torch.optim.AdamW(groups, lr=tcfg.lr.item_encoder, **optimizer_kernels(device or torch.device("cpu")))
 
 
 def step_schedule(schedule: Schedule) -> Callable[[int], float]:
@@ -172,21 +214,40 @@ class StepContext:
     log_popularity: torch.Tensor | None  # [n_items] on device
     tcfg: TrainConfig
     loss_weights: LossWeights
+    features: FeatureCache | None = None  # where `content` is held (train.feature_cache); None: read `content` directly
 
 
-def train_step(sc: StepContext, batch: TrainBatch) -> dict[str, float]:
-    """Forward, loss, backward, clip, optimizer step on one global batch; returns the logged values."""
+def local_items(batch: TrainBatch, d: DistContext) -> torch.Tensor:
+    """This rank's contiguous chunk of the batch's candidates, padded to the common chunk size."""
+    c0, c1, c_size = chunk_bounds(int(batch.candidates.shape[0]), d.world, d.rank)
+    return pad_rows(batch.candidates[c0:c1], c_size, int(batch.candidates[0]))
+
+
+def stage_features(sc: StepContext, batch: TrainBatch) -> StagedFeatures | None:
+    """This rank's features of `batch`, their copy to the device issued (called a batch ahead, on the
+    batch producer thread, so that the copy overlaps the current step)."""
+    if sc.content is None:
+        return None
+    if sc.features is not None:
+        return sc.features.stage(local_items(batch, sc.dist))
+    return StagedFeatures(sc.content.gather(local_items(batch, sc.dist)).to(sc.device))
+
+
+def train_step(sc: StepContext, batch: TrainBatch, staged: StagedFeatures | None = None) -> dict[str, float]:
+    """Forward, loss, backward, clip, optimizer step on one global batch; returns the logged values.
+    `staged`: the batch's features from `stage_features` (prepared here when not given)."""
     d = sc.dist
     n_cand, n_users = int(batch.candidates.shape[0]), batch.n_users
-    c0, c1, c_size = chunk_bounds(n_cand, d.world, d.rank)
     u0, u1, u_size = chunk_bounds(n_users, d.world, d.rank)
-    local_items = pad_rows(batch.candidates[c0:c1], c_size, int(batch.candidates[0]))
+    items = local_items(batch, d)
     local_history = pad_rows(batch.history_rows[u0:u1], u_size, 0)
-    features = sc.content.gather(local_items).to(sc.device) if sc.content is not None else None
+    if staged is None:
+        staged = stage_features(sc, batch)
+    features = staged.ready(sc.device) if staged is not None else None
 
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(sc.precision)
     with torch.autocast(sc.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        out = sc.wrapped(local_items.to(sc.device), features, local_history.to(sc.device), gather=d.gather_rows)
+        out = sc.wrapped(items.to(sc.device), features, local_history.to(sc.device), gather=d.gather_rows)
     # Loss in float32, outside autocast, on the global batch (identical on every rank).
     per_position = d.gather_rows(out.per_position)[:n_users]
     z = out.z_all[:n_cand]
@@ -205,7 +266,7 @@ def train_step(sc: StepContext, batch: TrainBatch) -> dict[str, float]:
     sc.scaler.scale(terms.total).backward()
     sc.scaler.unscale_(sc.optimizer)
     clip = sc.tcfg.grad_clip if sc.tcfg.grad_clip > 0 else math.inf
-    grad_norm = torch.nn.utils.clip_grad_norm_(sc.model.parameters(), clip, foreach=False)
+    grad_norm = torch.nn.utils.clip_grad_norm_(sc.model.parameters(), clip, foreach=multi_tensor(sc.device))
     sc.scaler.step(sc.optimizer)
     sc.scaler.update()
     sc.optimizer.zero_grad(set_to_none=True)
@@ -223,7 +284,7 @@ def train_step(sc: StepContext, batch: TrainBatch) -> dict[str, float]:
 class RunState:
     epoch: int = 0  # epochs finished
     step: int = 0
-    best_hr10: float = -1.0
+    best_value: float = -1.0  # best validation train.select_metric so far
     best_epoch: int = -1
     bad_epochs: int = 0
     log: dict[str, list[Any]] = field(default_factory=dict)
@@ -231,6 +292,41 @@ class RunState:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunState":
+        data = dict(data)
+        if "best_hr10" in data:  # checkpoints written before train.select_metric (which then was HR@10)
+            data["best_value"] = data.pop("best_hr10")
+        return cls(**data)
+
+    def stops_early(self, patience: int) -> bool:
+        """`patience` epochs in a row without a better value (0: never). The same on every rank (`record`)."""
+        return patience > 0 and self.bad_epochs >= patience
+
+    def record(self, epoch: int, value: float, dctx: DistContext) -> bool:
+        """Epoch `epoch` scored `value` on validation: is it the best so far? Rank 0 decides for all
+        ranks (`DistContext.from_rank0`), so every rank keeps the same best epoch and stops together."""
+        better, value = dctx.from_rank0([float(value > self.best_value), value])
+        improved = better > 0
+        if improved:
+            self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+
+def validation_ranks(model: LinkedOutRecommender, features: Any, n_items: int, split: EvalSplit, tcfg: TrainConfig,
+                     device: torch.device, dctx: DistContext) -> np.ndarray:
+    """Every validation user's exact rank, on every rank, the work sharded over the W ranks: rank r
+    embeds its chunk of the catalogue and ranks its chunk of the users; two all_gathers assemble z and
+    the ranks. One process: the whole split, as before."""
+    i0, i1, i_size = chunk_bounds(n_items, dctx.world, dctx.rank)
+    z_local, _ = catalogue_embeddings(model, features, n_items, tcfg.item_batch_size, device, start=i0, stop=i1)
+    z = dctx.gather_chunks(pad_rows(z_local, i_size, 0.0), n_items)
+    u0, u1, u_size = chunk_bounds(len(split), dctx.world, dctx.rank)
+    local = torch.from_numpy(rank_split(model, z, split, topk=0, batch_users=tcfg.eval_batch_users, start=u0, stop=u1).ranks)
+    return dctx.gather_chunks(pad_rows(local.to(torch.int64), u_size, 0), len(split)).numpy().astype(np.int32)
 
 
 def _lr_columns(optimizer: torch.optim.Optimizer) -> dict[str, float]:
@@ -262,10 +358,7 @@ def train(spec: TrainSpec, device: torch.device | None = None, progress: Progres
 
 def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: DistContext, device: torch.device,
            progress: Progress | None) -> dict[str, Any]:
-    if tcfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        # CPU: bitwise repeatable (tested). GPU: warn, not fail, on a kernel without a deterministic variant.
-        torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    apply_determinism(tcfg.deterministic, device)
     precision = resolve_precision(tcfg.precision, device)
     run_dir = Path(spec.run_dir)
     split_dir = Path(spec.split_dir)
@@ -282,8 +375,10 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     content = open_content(spec.store, catalogue, cfg)
     shapes = model_shapes(content, catalogue, content.store.taps if content is not None else None)
 
+    select = SelectMetric.parse(tcfg.select_metric)
+    features = FeatureCache(content, len(catalogue), device, tcfg.feature_cache, tcfg.feature_cache_share) if content is not None else None
     model = build_model(cfg, shapes, tcfg.seed).to(device)
-    optimizer = build_optimizer(model, tcfg)
+    optimizer = build_optimizer(model, tcfg, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, step_schedule(tcfg.schedule))
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     state = RunState()
@@ -298,7 +393,13 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
         scheduler.load_state_dict(payload["scheduler"])
         if payload.get("scaler"):
             scaler.load_state_dict(payload["scaler"])
-        state = RunState(**payload["state"])
+        state = RunState.from_json(payload["state"])
+        for group in optimizer.param_groups:  # the kernels of this device, not those of the run that saved it
+            group.update(optimizer_kernels(device))
+        if multi_tensor(device):  # fused AdamW keeps its step counts on the device (a CPU checkpoint has them on the CPU)
+            for param_state in optimizer.state.values():
+                if "step" in param_state:
+                    param_state["step"] = param_state["step"].to(device, torch.float32)
 
     wrapped: torch.nn.Module = model
     if dctx.world > 1:
@@ -306,41 +407,41 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     sc = StepContext(model=model, wrapped=wrapped, optimizer=optimizer, scaler=scaler, content=content, dist=dctx,
                      device=device, precision=precision,
                      log_popularity=catalogue.log_popularity().to(device) if tcfg.loss.popularity_correction else None,
-                     tcfg=tcfg, loss_weights=LossWeights(tcfg.loss.align_weight, tcfg.loss.uniformity_gamma, cfg.moe.load_balance_weight))
+                     tcfg=tcfg, loss_weights=LossWeights(tcfg.loss.align_weight, tcfg.loss.uniformity_gamma, cfg.moe.load_balance_weight),
+                     features=features)
     n_items = len(catalogue)
     stopped_for_preemption = False
     model.train()
     for epoch in range(state.epoch, tcfg.epochs):
-        if tcfg.early_stopping_patience and state.bad_epochs >= tcfg.early_stopping_patience:
-            break  # resumed a run that had already stopped early
+        if state.stops_early(tcfg.early_stopping_patience):
+            break  # the previous epoch was the last without improvement (or: resumed a run that had stopped early)
         started = time.monotonic()
         shuffle = torch.Generator().manual_seed(tcfg.seed * 1_000_003 + epoch)
         order = torch.randperm(len(train_sequences), generator=shuffle)
         torch.manual_seed(tcfg.seed * 1_000_003 + epoch * 7919 + dctx.rank)  # dropout masks of this epoch
         losses = []
-        batches = (make_batch(sequences_of(order[start:start + tcfg.batch_size], train_sequences), cfg.ranker.max_history,
-                              n_items if tcfg.negatives == "full" else None)
-                   for start in range(0, len(order), tcfg.batch_size))
-        for batch in prefetch(batches):
+
+        def produce(start: int) -> tuple[TrainBatch, StagedFeatures | None]:  # on the producer thread, a batch ahead
+            batch = make_batch(sequences_of(order[start:start + tcfg.batch_size], train_sequences), cfg.ranker.max_history,
+                               n_items if tcfg.negatives == "full" else None)
+            return batch, stage_features(sc, batch)
+
+        for batch, staged in prefetch(produce(start) for start in range(0, len(order), tcfg.batch_size)):
             lrs = _lr_columns(optimizer)
-            values = train_step(sc, batch)
+            values = train_step(sc, batch, staged)
             losses.append(values["loss"])
             _append(state.log, {"step": state.step, "epoch": epoch, **values, **lrs})
             state.step += 1
         scheduler.step()
 
-        z, _ = catalogue_embeddings(model, content, n_items, tcfg.item_batch_size, device)
-        valid_ranks = rank_split(model, z, valid, topk=0, batch_users=tcfg.eval_batch_users)
-        hr10, ndcg10 = valid_ranks.hit_rate(10), valid_ranks.ndcg(10)
-        improved = hr10 > state.best_hr10
-        if improved:
-            state.best_hr10, state.best_epoch, state.bad_epochs = hr10, epoch, 0
-            if dctx.rank == 0:
-                save_checkpoint(best_path, {"kind": "weights", "epoch": epoch + 1, "shapes": shapes, "recommender": rec_json,
-                                            "train": train_json, "model": model.state_dict()})
-        else:
-            state.bad_epochs += 1
-        _append(state.epoch_log, {"epoch": epoch, "valid_hr10": hr10, "valid_ndcg10": ndcg10,
+        valid_ranks = validation_ranks(model, features, n_items, valid, tcfg, device, dctx)
+        value = select.of(valid_ranks)
+        improved = state.record(epoch, value, dctx)
+        if improved and dctx.rank == 0:
+            save_checkpoint(best_path, {"kind": "weights", "epoch": epoch + 1, "shapes": shapes, "recommender": rec_json,
+                                        "train": train_json, "model": model.state_dict()})
+        columns = {column: metric(name, valid_ranks, k) for column, (name, k) in select.columns().items()}
+        _append(state.epoch_log, {"epoch": epoch, **columns,
                                   "train_loss": float(np.mean(losses)), "seconds": time.monotonic() - started, "best": improved})
         state.epoch = epoch + 1
         if dctx.rank == 0:
@@ -351,16 +452,17 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
             })
         dctx.barrier()
         if progress is not None:
-            progress(state.epoch, tcfg.epochs, f"epoch {state.epoch}: loss {np.mean(losses):.4f}, valid HR@10 {hr10:.4f}"
-                                                f" (best {state.best_hr10:.4f} @ {state.best_epoch + 1})")
+            progress(state.epoch, tcfg.epochs, f"epoch {state.epoch}: loss {np.mean(losses):.4f}, valid {select.label} {value:.4f}"
+                                                f" (best {state.best_value:.4f} @ {state.best_epoch + 1})")
         if spec.stop_after_epoch is not None and state.epoch >= spec.stop_after_epoch and state.epoch < tcfg.epochs:
             stopped_for_preemption = True
             break
 
     summary: dict[str, Any] = {
         "run_dir": str(run_dir), "epochs_done": state.epoch, "steps": state.step, "best_epoch": state.best_epoch + 1,
-        "best_valid_hr10": state.best_hr10, "stopped_for_preemption": stopped_for_preemption, "world_size": dctx.world,
+        "select_metric": str(select), "best_valid": state.best_value, "stopped_for_preemption": stopped_for_preemption, "world_size": dctx.world,
         "device": str(device), "precision": precision, "taps": shapes["taps"],
+        "feature_cache": features.placement if features is not None else None,
     }
     if dctx.rank == 0:
         _write_logs(run_dir, state)
@@ -368,7 +470,7 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
         return summary
 
     load_model_state(best_path, model, load_checkpoint(best_path)["model"])
-    z, gates = catalogue_embeddings(model, content, n_items, tcfg.item_batch_size, device)
+    z, gates = catalogue_embeddings(model, features, n_items, tcfg.item_batch_size, device)
     prompt_weights = model.item_encoder.prompt_weights()
     if gates.shape[1] > 0:  # ID-only models have no layers to gate
         write_table_atomic(run_dir / "gates.arrow", gates_table(catalogue.items, gates.cpu().numpy(), shapes["taps"],
@@ -380,8 +482,8 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
             parts.append(rank_split(model, z, test, tcfg.topk, tcfg.eval_batch_users))
         write_table_atomic(run_dir / "ranks.arrow", ranks_table(parts, catalogue.items))
         for part in parts:
-            summary[f"{part.split}_hr10"] = part.hit_rate(10)
-            summary[f"{part.split}_ndcg10"] = part.ndcg(10)
+            for column, (name, k) in select.columns().items():  # valid_hr10, valid_ndcg10, test_hr10, ... for hr@10
+                summary[column.replace("valid_", f"{part.split}_", 1)] = metric(name, part.ranks, k)
     return summary
 
 

@@ -24,6 +24,7 @@ from .checkpoint import CheckpointError
 from .data import DataError, EvalSplit
 from .evaluate import catalogue_embeddings, rank_split
 from .loop import train
+from .metrics import SelectMetric
 from .outputs import ranks_table, write_table_atomic
 from .spec import TrainSpec
 from .trained import content_source, load_trained
@@ -90,7 +91,8 @@ def rank_op(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_table_atomic(out, ranks_table([ranks], trained.catalogue.items))
     ctx.progress(stop - start, stop - start, "users", f"ranked {call.split} users {start}..{stop}")
+    select = SelectMetric.parse(trained.spec.train.select_metric)
     return OpResult(result={"out": str(out), "users": stop - start, "start": start, "stop": stop,
-                            "hr10": ranks.hit_rate(10), "ndcg10": ranks.ndcg(10)})
+                            "select_metric": str(select), "value": select.of(ranks.ranks)})
 
 

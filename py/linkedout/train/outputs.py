@@ -5,7 +5,8 @@
                      JSON) and `prompt_weights` ([T][P] JSON, or null)
 - `train_log.arrow`  step int64, epoch int32, loss, ce, align, uniformity, load_balance, grad_norm float64,
                      lr_<group> float64 per parameter group
-- `epochs.arrow`     epoch int32, valid_hr10, valid_ndcg10, train_loss, seconds float64, best bool
+- `epochs.arrow`     epoch int32, valid_hr<K>, valid_ndcg<K> (K of train.select_metric, metrics.SelectMetric.columns),
+                     train_loss, seconds float64, best bool
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from linkedout.config.generated import TrainLoss, TrainLr, TrainSchedule, TrainS
 from linkedout.model.config import ConfigError, RecommenderConfig, from_dict, to_dict
 from linkedout.protocol.op_args import TrainArgs
 
+from .metrics import SelectMetric
+
 LearningRates = TrainLr  # per parameter group (paper §4.3: 1e-4 extractor side, 1e-5 recommendation head)
 Schedule = TrainSchedule  # step_schedule_with_warmup at epoch granularity: lr·e/w during warmup, then lr·alpha^floor((e-w)/gap)
 LossConfig = TrainLoss
@@ -30,12 +32,16 @@ class TrainConfig(TrainSection):
         for name in ("epochs", "batch_size", "topk", "eval_batch_users", "item_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: must be >= 1, got {getattr(self, name)}")
+        SelectMetric.parse(self.select_metric)
+        if not 0 < self.feature_cache_share <= 1:
+            raise ConfigError(f"train.feature_cache_share: must be in (0, 1], got {self.feature_cache_share}")
         if self.schedule.gap_epochs < 1:
             raise ConfigError(f"train.schedule.gap_epochs: must be >= 1, got {self.schedule.gap_epochs}")
 
 
 # Keys a resumed run may change without invalidating its checkpoint (they do not change past epochs).
-RESUMABLE_CHANGES = {"epochs", "early_stopping_patience", "eval_batch_users", "item_batch_size", "topk"}
+RESUMABLE_CHANGES = {"epochs", "early_stopping_patience", "eval_batch_users", "item_batch_size", "topk", "feature_cache",
+                     "feature_cache_share"}
 
 
 @dataclass(frozen=True)

@@ -453,9 +453,21 @@ export interface TrainConfig {
     exclude_user_items: boolean;
   };
   /**
-   * Stop after this many epochs without a better validation HR@10; 0 = never stop early.
+   * Stop after this many epochs without a better validation select_metric; 0 = never stop early.
    */
   early_stopping_patience: number;
+  /**
+   * Validation metric that picks the kept epoch (best.pt) and decides early stopping: hr@K or ndcg@K (linkedout.train.metrics; the same definitions as the reported metrics). epochs.arrow has valid_hr<K> and valid_ndcg<K> for this K.
+   */
+  select_metric: string;
+  /**
+   * Where the TokenStore kinds the model reads are held while training (docs/scale.md): device = all of them in the training device's memory (each DDP rank holds a copy); host = in (pinned, on CUDA) host memory, each batch's rows copied to the device non-blocking while the previous step runs; off = read from the memory-mapped store every step; auto = device when they fit feature_cache_share of the device's free memory, else host when they fit that share of free host memory, else off. Results are the same in every mode.
+   */
+  feature_cache: "auto" | "device" | "host" | "off";
+  /**
+   * feature_cache: auto: the largest share of the device's (or host's) free memory the cache may take.
+   */
+  feature_cache_share: number;
   /**
    * Seed of initialisation, shuffling and dropout (per epoch: resume is exact).
    */

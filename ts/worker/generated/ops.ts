@@ -61,7 +61,7 @@ export interface AddItemsArgs {
   }[];
 }
 /**
- * Benchmark extraction: the same generate call with and without the forward hooks (py/linkedout/bench/extract.py).
+ * Benchmark extraction: the same generate call with and without the forward hooks; extraction end to end; 2 prompts vs 1 (py/linkedout/bench/extract.py).
  */
 export interface BenchExtractArgs {
   /**
@@ -92,6 +92,26 @@ export interface BenchExtractArgs {
    * Tokens generated per video.
    */
   max_new_tokens?: number;
+  /**
+   * Rendered videos extracted end to end (0: 16 on CPU, 32 on GPU).
+   */
+  e2e_videos?: number;
+  /**
+   * Rendered videos extracted with 1 and with 2 prompts for prompts_2_vs_1 (0: 3 on CPU, 16 on GPU).
+   */
+  ratio_videos?: number;
+  /**
+   * Alternating repeats of the prompts_2_vs_1 runs (0: min(repeats, 3)).
+   */
+  ratio_repeats?: number;
+  /**
+   * Frames per video for prompts_2_vs_1 (0: 12 on CPU, so that prefill is >= 80 % of a row; 8 on GPU).
+   */
+  ratio_frames?: number;
+  /**
+   * Random backbone of prompts_2_vs_1 (py/linkedout/extract/tiny_model.py; empty: lm-small on CPU, 7b on GPU).
+   */
+  ratio_shape?: "" | "lm-small" | "0.5b-lm" | "7b";
 }
 /**
  * The bare ranking floor of `lo-exp bench scale` (py/linkedout/bench/rank.py): random users x items float32 scores per batch, matmul + topk + target rank by one count. Result: {seconds, users, items, threads}.

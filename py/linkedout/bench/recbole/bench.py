@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pyarrow.ipc as ipc
 
+from linkedout.train.metrics import hit_rate, ndcg
+
 from .atomic import write_atomic
 
 REPO = Path(__file__).resolve().parents[4]
@@ -37,8 +39,8 @@ METRICS = ("hit@10", "ndcg@10", "hit@20", "ndcg@20")
 def _metrics(ranks: np.ndarray) -> dict[str, float]:
     out = {}
     for k in (10, 20):
-        out[f"hit@{k}"] = float((ranks <= k).mean())
-        out[f"ndcg@{k}"] = float(np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+        out[f"hit@{k}"] = hit_rate(ranks, k)
+        out[f"ndcg@{k}"] = ndcg(ranks, k)
     return out
 
 
