@@ -29,9 +29,14 @@ export function spawnLoExp(args: readonly string[], opts: Omit<SpawnOptionsWithS
  * Run `lo-exp ARGS` in `cwd` to its end. A child still running after `timeoutMs` is killed and the
  * promise rejects, so a hang fails the test instead of stalling the suite.
  */
-export function loExp(args: readonly string[], cwd: string = REPO_ROOT, timeoutMs = 90_000): Promise<Ran> {
+export function loExp(
+  args: readonly string[],
+  cwd: string = REPO_ROOT,
+  timeoutMs = 90_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawnLoExp(args, { cwd });
+    const child = spawnLoExp(args, { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

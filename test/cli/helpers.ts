@@ -1,28 +1,14 @@
 // Helpers for the CLI tests of issue 22: run lo-exp as a child process, a tiny pairs-only dataset.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT, spawnLoExp, type Ran } from "../helpers.js";
+import { loExp, REPO_ROOT, type Ran } from "../helpers.js";
 
 export type { Ran };
 const POP = join(REPO_ROOT, "configs/pop.yaml");
 
 /** `loExp` (test/helpers.ts) with an environment of its own (e.g. TMPDIR) for the child. */
 export function lo(args: string[], cwd: string, timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawnLoExp(args, { cwd, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`lo-exp ${args.join(" ")}: still running after ${timeoutMs / 1000} s (hang)\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return loExp(args, cwd, timeoutMs, env);
 }
 
 /** 24 users × 6 interactions over 12 items: a pairs-only MicroLens folder the popularity config runs on. */
