@@ -107,15 +107,8 @@ class RankingService:
         if not good:
             return answers
         users = self.user_vectors([h for h, _ in rows])  # [B, d_z]
-        scores = users @ self.catalogue.zt  # [B, n_items]
-        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
-        seen = [h + e for h, e in rows]
-        width = max(len(x) for x in seen)
-        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
-        scores.scatter_(1, masked, float("-inf"))
         k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
-        top_scores, top_rows = top_k(scores, k_max)
-        all_scores, all_rows = top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
+        all_scores, all_rows = self.top_rows(users, [h + e for h, e in rows], k_max)
         items, gates = self.catalogue.items, self.catalogue.gates
         for b, i in enumerate(good):
             k = queries[i].k
@@ -127,6 +120,20 @@ class RankingService:
                 gates=gates[[r for _, r in kept]].tolist() if (with_gates or queries[i].gates) else None,
             )
         return answers
+
+    def reload(self, store: EmbeddingStore) -> None:
+        """The store changed (``add``): read it again."""
+        self.catalogue = store.load()
+
+    def top_rows(self, users: torch.Tensor, seen: list[list[int]], k_max: int) -> tuple[list[list[float]], list[list[int]]]:
+        """Exact: scores of every item, seen rows masked, top k_max (ties: lower row first) as lists."""
+        scores = users @ self.catalogue.zt  # [B, n_items]
+        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
+        width = max(len(x) for x in seen)
+        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
+        scores.scatter_(1, masked, float("-inf"))
+        top_scores, top_rows = top_k(scores, k_max)
+        return top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
 
 
 @dataclass
@@ -150,6 +157,6 @@ def refresh_if_changed(state: ServingState, *, min_interval_s: float = 0.5) -> b
     if mtime == state.manifest_mtime_ns:
         return False
     state.store = EmbeddingStore.open(state.store.path)
-    state.service.catalogue = state.store.load()
+    state.service.reload(state.store)
     state.manifest_mtime_ns = mtime
     return True

@@ -46,6 +46,7 @@ OPS: dict[str, Op] = {
     # store-and-retrieve (py/linkedout/serve): EmbeddingStore and online ranking
     "embed": Op(handler=serve_ops.embed, args_schema="embed", frames={}, progress=True),
     "recommend": Op(handler=serve_ops.recommend, args_schema="recommend", frames={}),
+    "build_index": Op(handler=serve_ops.build_index, args_schema="build_index", frames={}),
     "add_items": Op(handler=serve_ops.add_items, args_schema="add_items", frames={}, progress=True),
     "bench_serve": Op(handler=serve_bench.bench_serve, args_schema="bench_serve", frames={}, progress=True),
     # run reports (py/linkedout/report)
