@@ -37,9 +37,9 @@ def topic_catalogue(model: LinkedOutRecommender, n_items: int, taps: int, d_c: i
                     centres: torch.Tensor | None = None) -> TopicCatalogue:
     """n_items vectors through the model's fuser. Pass ``centres`` (and another ``seed``/``first_row``) to
     draw more items of the same catalogue (the items ``add`` appends in the during-add test)."""
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + first_row)
     if centres is None:
-        centres = torch.randn(topics, taps, d_c, generator=gen)
+        centres = torch.randn(topics, taps, d_c, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + first_row + 1)
     topic = torch.randint(0, centres.shape[0], (n_items,), generator=gen)
     fuser = model.item_encoder.content["fuser"]  # type: ignore[index]
     zs, gs = [], []

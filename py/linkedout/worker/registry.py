@@ -16,6 +16,7 @@ from linkedout.protocol.op import Op, TensorSpec
 from linkedout.bench import extract as extract_bench
 from linkedout.bench import rank as rank_bench
 from linkedout.bench import serve as serve_bench
+from linkedout.bench import serve_scale as serve_scale_bench
 from linkedout.bench import train as train_bench
 from linkedout.serve import ops as serve_ops
 from linkedout.train import ops as train_ops
@@ -49,6 +50,8 @@ OPS: dict[str, Op] = {
     "build_index": Op(handler=serve_ops.build_index, args_schema="build_index", frames={}),
     "add_items": Op(handler=serve_ops.add_items, args_schema="add_items", frames={}, progress=True),
     "bench_serve": Op(handler=serve_bench.bench_serve, args_schema="bench_serve", frames={}, progress=True),
+    "bench_serve_scale": Op(handler=serve_scale_bench.bench_serve_scale, args_schema="bench_serve_scale", frames={}, progress=True),
+    "bench_add_items": Op(handler=serve_scale_bench.bench_add_items, args_schema="bench_add_items", frames={}, progress=True),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, args_schema="plot_report", frames={}, progress=True),
 }
