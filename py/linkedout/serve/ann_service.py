@@ -96,6 +96,9 @@ class AnnRankingService(RankingService):
         self.on_event = on_event or (lambda _line: None)
         self.store_dir = store_dir
         self.threads = threads
+        import faiss  # the index's OpenMP threads follow serve.threads, as torch's do
+
+        faiss.omp_set_num_threads(threads)
         self._rebuild: threading.Thread | None = None
         self._rebuilt: AnnIndex | None = None
         self._rebuild_error: str | None = None
