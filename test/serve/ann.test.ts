@@ -11,7 +11,7 @@ import { serveSchemaProblem, startRankingService, type RankingService } from "..
 import { findPython, REPO_ROOT } from "../../ts/worker/index.js";
 import { trainedRun, type TrainedRun } from "./fixture.js";
 
-const EXHAUSTIVE = { exact_up_to: 200000, hnsw_m: 32, ef_construction: 40, ef_search: 100000, rebuild_after: 1 };
+const EXHAUSTIVE = { exact_up_to: 200000, nlist: 0, nprobe: 1000000, rebuild_after: 1 };
 
 async function postText(url: string, body: object): Promise<{ status: number; text: string }> {
   const res = await fetch(`${url}/recommend`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

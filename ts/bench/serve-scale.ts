@@ -22,8 +22,8 @@ interface ScaleOpResult {
   d_z: number;
   threads: number;
   engine: string;
-  ef_construction: number;
-  ef_search: number;
+  nlist: number;
+  nprobe: number;
   recall_at_10: number;
   ann_p50_ms: number;
   ann_p99_ms: number;
@@ -216,7 +216,7 @@ export function serveScaleReport(r: ServeScaleResult): BenchReport {
   const n = x.items.toLocaleString("en-US");
   const tables: BenchTable[] = [
     {
-      title: `serve at ${n} items — ${x.engine} (efConstruction ${x.ef_construction}, efSearch ${x.ef_search}) vs exact, ${x.threads} thread(s), ` +
+      title: `serve at ${n} items — ${x.engine} (nprobe ${x.nprobe} of ${x.nlist} lists) vs exact, ${x.threads} thread(s), ` +
         `${x.queries} queries from topic histories, k ${x.k}; load average ${r.loadavg_1m.toFixed(1)} at start, ${x.loadavg_1m_end.toFixed(1)} after the queries`,
       columns: ["path", "recall@10", "p50 ms/query", "p99 ms/query", "p50 CPU ms", "build s", "memory MB", "queries timed"],
       rows: [

@@ -73,7 +73,7 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
     say(1, "writing the EmbeddingStore")
     store = EmbeddingStore.create(run_dir / "embeddings", items, cat.z, cat.gates, model_version(run_dir / "best.pt"),
                                   extra={"layers": PAPER_TAPS[: shapes.taps]})
-    say(2, f"building the index ({settings.factory}, efConstruction {settings.ef_construction})")
+    say(2, f"building the index (IVF-Flat, {settings.lists_for(n)} lists)")
     rss_before = _rss_mb()
     index = AnnIndex.build(cat.z, model_version=store.model_version, table_version=int(store.manifest["table_version"]),
                            settings=settings, threads=torch.get_num_threads())
@@ -112,7 +112,7 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
             exact_t.append(time.perf_counter() - t)
     return OpResult({
         "items": n, "queries": n_queries, "k": k, "d_z": shapes.d_z, "threads": torch.get_num_threads(),
-        "engine": f"faiss {settings.factory}", "ef_construction": settings.ef_construction, "ef_search": settings.ef_search,
+        "engine": f"faiss {index.meta['factory']}", "nlist": index.nlist, "nprobe": settings.nprobe,
         "recall_at_10": hits / (k * n_queries),
         "ann_p50_ms": _pct(ann_t, 50), "ann_p99_ms": _pct(ann_t, 99), "ann_p50_cpu_ms": _pct(ann_cpu, 50),
         "exact_p50_ms": _pct(exact_t, 50), "exact_p99_ms": _pct(exact_t, 99), "exact_timed": len(exact_t),

@@ -3,15 +3,15 @@
 Per batch of B users (u [B, d_z]), with F = max over the batch of k + |history| + |exclude| (over-fetch:
 however many of the index's candidates are seen items, k unseen ones remain):
 
-    index.search(u, F)           -> candidate rows [B, F]   (HNSW, inner product; sorted by row below)
+    index.search(u, F)           -> candidate rows [B, F]   (IVF-Flat, inner product; sorted by row below)
     delta rows n_indexed..N-1    -> appended to every row   (items added since the index was built)
     z[rows] · u                  -> exact scores [B, F + D] (the same vectors the exact path scores)
     seen rows, padding           -> -inf                    (masking is exact: never returned)
     top_k                        -> ties by lower row, as the exact path and the offline `rank` op
 
 So a returned item and its score are always exact; only an item the index failed to propose can be
-missing (recall < 1, measured by ``lo-exp bench serve --items N``). With ``ef_search`` ≥ the catalogue
-the search is exhaustive and the answers equal the exact path's.
+missing (recall < 1, measured by ``lo-exp bench serve --items N``). With ``nprobe`` ≥ ``nlist`` the
+search is exhaustive and the answers equal the exact path's.
 
 New items (``refresh``) are read from the store incrementally and join the delta segment at once; when
 the delta reaches ``rebuild_after`` items a background thread folds it into a copy of the index (FAISS
@@ -113,7 +113,7 @@ class AnnRankingService(RankingService):
         n_indexed, n = self.index.n_indexed, self.catalogue.n_items
         b = users.shape[0]
         fetch = k_max + max(len(x) for x in seen)  # over-fetch: k unseen candidates survive the masking
-        cand = self.index.search(users, fetch, self.settings.ef_search)  # [B, F], -1 = none
+        cand = self.index.search(users, fetch, self.settings.nprobe)  # [B, F], -1 = none
         cand, _ = cand.sort(dim=1)  # row order: the tie rule (lower row first) becomes lower column first
         delta = torch.arange(n_indexed, n).expand(b, -1)  # [B, D]: every row the index does not hold yet
         rows = torch.cat([cand.clamp(min=0), delta], dim=1)  # [B, C]

@@ -1,6 +1,6 @@
 """serve.index ann: the FAISS index proposes, the service re-scores, masks and ranks exactly.
 
-- exhaustive search parameters (ef_search >= catalogue) give the exact answers (offline `rank` output
+- exhaustive search parameters (nprobe >= nlist) give the exact answers (offline `rank` output
   of a really trained run, and the exact service on a random catalogue);
 - masking stays exact when the index is far from exhaustive: no seen or excluded item is returned;
 - a stale index (another model version, a rewritten store, other build parameters) is rebuilt, said in
@@ -28,7 +28,7 @@ from linkedout.serve.ops import build_index, embed, recommend
 from linkedout.serve.service import Answer, Query, RankingService
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 
-EXHAUSTIVE = {"ef_search": 100_000}
+EXHAUSTIVE = {"nprobe": 1_000_000}  # >= nlist: every list searched
 
 
 def _read(path: Path) -> pa.Table:
@@ -102,7 +102,7 @@ def _queries(n: int, count: int, seed: int) -> list[Query]:
 
 
 def test_exhaustive_ann_equals_exact_on_a_random_catalogue_with_gates() -> None:
-    exact, ann = _services(600, AnnSettings(ef_search=100_000))
+    exact, ann = _services(600, AnnSettings(nprobe=1_000_000))
     queries = _queries(600, 50, seed=1)
     for e, a in zip(exact.recommend(queries), ann.recommend(queries)):
         assert isinstance(e, Answer) and isinstance(a, Answer)
@@ -115,7 +115,7 @@ def test_masking_is_exact_when_the_index_proposes_mostly_seen_items() -> None:
     """History = the user's own best items, so the index's few candidates are mostly seen: the over-fetch
     still leaves k unseen ones, and no seen or excluded item is ever returned."""
     n = 3000
-    exact, ann = _services(n, AnnSettings(ef_search=1, hnsw_m=4, ef_construction=8))
+    exact, ann = _services(n, AnnSettings(nlist=64, nprobe=1))
     checked = 0
     for q in _queries(n, 40, seed=2):
         first = exact.recommend([Query(history=q.history, k=30)])[0]
@@ -153,14 +153,14 @@ def test_a_stale_index_is_rebuilt_with_a_line_saying_why(tmp_path: Path) -> None
                        OpContext(torch.device("cpu"), {})).result
     assert kept["note"] is None
     # other build parameters than serve.ann asks for
-    other = build_index({"run_dir": str(tmp_path), "store_dir": str(store.path), "rebuild": False, "ann": {"hnsw_m": 8}}, {},
+    other = build_index({"run_dir": str(tmp_path), "store_dir": str(store.path), "rebuild": False, "ann": {"nlist": 8}}, {},
                         OpContext(torch.device("cpu"), {})).result
-    assert "built as HNSW32,Flat efConstruction 40, serve.ann asks for HNSW8,Flat" in other["note"]
+    assert "stale: built with nlist 62, serve.ann asks for nlist 8" in other["note"]  # 500 items: 4·√500 ≈ 89 > 500/8
     # an index claiming more rows than the store holds (the store was rewritten smaller)
     idx = AnnIndex.load(store.path)
     assert idx is not None
     assert idx.stale_reason(model_version="m0", table_version=int(store.manifest["table_version"]), n_items=400, d_z=16,
-                            settings=AnnSettings(hnsw_m=8)) is not None
+                            settings=AnnSettings(nlist=8)) is not None
     # re-running embed (EmbeddingStore.create) replaces the directory: the old index goes with it
     _store(tmp_path, n=450, version="m1")
     assert AnnIndex.load(store.path) is None
@@ -168,7 +168,7 @@ def test_a_stale_index_is_rebuilt_with_a_line_saying_why(tmp_path: Path) -> None
 
 def test_added_items_are_answered_at_once_then_folded_into_the_index(tmp_path: Path) -> None:
     n = 400
-    exact, ann = _services(n, AnnSettings(ef_search=100_000, rebuild_after=5))
+    exact, ann = _services(n, AnnSettings(nprobe=1_000_000, rebuild_after=5))
     top = exact.recommend([Query(history=["item00001", "item00002"], k=3)])[0]
     assert isinstance(top, Answer)
     best = exact.catalogue.z[exact.catalogue.index[top.items[0]]]

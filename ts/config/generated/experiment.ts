@@ -533,7 +533,7 @@ export interface ServeConfig {
    */
   index: "exact" | "ann" | "auto";
   /**
-   * The approximate index of `serve.index: ann | auto` (FAISS HNSW over z_v, inner product), saved in `<store_dir>/index/`.
+   * The approximate index of `serve.index: ann | auto` (FAISS IVF-Flat over z_v, inner product; chosen by measurement, docs/serving.md), saved in `<store_dir>/index/`.
    */
   ann: {
     /**
@@ -541,17 +541,13 @@ export interface ServeConfig {
      */
     exact_up_to: number;
     /**
-     * HNSW graph degree M (links per node; memory ≈ 8·M bytes per item on top of the vectors).
+     * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
      */
-    hnsw_m: number;
+    nlist: number;
     /**
-     * HNSW efConstruction: candidate list while building (build time grows with it).
+     * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
      */
-    ef_construction: number;
-    /**
-     * HNSW efSearch: candidate list per query (recall and latency grow with it); raised to the over-fetch (k + history + exclude) when smaller.
-     */
-    ef_search: number;
+    nprobe: number;
     /**
      * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
      */
