@@ -32,7 +32,8 @@ interface ScaleOpResult {
   exact_p99_ms: number;
   exact_timed: number;
   index_build_s: number;
-  index_rss_mb: number;
+  /** the index's bytes from its layout (n·(4·d_z + 8) + centroids), MB */
+  index_mb: number;
   dense_matrix_mb: number;
   run_dir: string;
   loadavg_1m_end: number;
@@ -190,7 +191,7 @@ export async function benchServeScale(opts: { items: number; queries?: number; a
       [`exact_p50_ms_${s}`]: scale.exact_p50_ms,
       [`exact_p99_ms_${s}`]: scale.exact_p99_ms,
       [`index_build_s_${s}`]: scale.index_build_s,
-      [`index_rss_mb_${s}`]: scale.index_rss_mb,
+      [`index_mb_${s}`]: scale.index_mb,
       [`dense_matrix_mb_${s}`]: scale.dense_matrix_mb,
     };
     if (add) {
@@ -222,7 +223,7 @@ export function serveScaleReport(r: ServeScaleResult): BenchReport {
       rows: [
         ["exact: u·Zᵀ + top-K (RankingService)", "1", fmt(x.exact_p50_ms), fmt(x.exact_p99_ms), "-", "-", `${fmt(x.dense_matrix_mb, 0)} (dense z)`, x.exact_timed],
         ["ann: index + exact re-score + delta + masking (AnnRankingService)", fmt(x.recall_at_10, 4), fmt(x.ann_p50_ms), fmt(x.ann_p99_ms), fmt(x.ann_p50_cpu_ms),
-          fmt(x.index_build_s, 1), `${fmt(x.index_rss_mb, 0)} (index) + ${fmt(x.dense_matrix_mb, 0)} (z)`, x.queries],
+          fmt(x.index_build_s, 1), `${fmt(x.index_mb, 0)} (index) + ${fmt(x.dense_matrix_mb, 0)} (z)`, x.queries],
       ],
     },
   ];
