@@ -127,7 +127,7 @@ def ready_index(store: EmbeddingStore, z: Any, table_version: int, settings: Ann
     The note says what was done and why (None: the saved index was used as is)."""
     index = None if rebuild else AnnIndex.load(store.path)
     n_items = int(z.shape[0])
-    why = "forced (--build-index)" if rebuild else "none saved"
+    why = "rebuild asked for (embed stage or --build-index)" if rebuild else "none saved"
     if index is not None:
         stale = index.stale_reason(model_version=store.model_version, table_version=table_version, n_items=n_items,
                                    d_z=store.d_z, settings=settings)

@@ -139,7 +139,7 @@ def _store(tmp_path: Path, n: int = 500, version: str = "m0") -> EmbeddingStore:
 def test_a_stale_index_is_rebuilt_with_a_line_saying_why(tmp_path: Path) -> None:
     store = _store(tmp_path)
     r = build_index({"run_dir": str(tmp_path), "store_dir": str(store.path)}, {}, OpContext(torch.device("cpu"), {})).result
-    assert r["n_indexed"] == 500 and "forced" in r["note"]
+    assert r["n_indexed"] == 500 and "rebuild asked for" in r["note"]
     meta_path = store.path / INDEX_DIR / META_FILE
     # another model version's index: not used, rebuilt
     meta = json.loads(meta_path.read_text())
