@@ -20,6 +20,7 @@ releases the GIL) and the next request swaps it in and saves it beside the store
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Any, Callable
 
@@ -30,6 +31,16 @@ from linkedout.model.ranking import top_k
 from linkedout.serve.ann import AnnIndex, AnnSettings
 from linkedout.serve.service import RankingService, UserTower
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
+
+
+def _return_freed_memory() -> None:
+    """Give the pages of a dropped index back to the OS. FAISS keeps an IVF index as one small vector per
+    list, which glibc serves from its arenas and keeps after free: without this, every rebuild's old
+    index stayed resident (measured at 1M items: RSS 3.7 -> 6.6 GB over 10 rebuilds)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 class SegmentedCatalogue:
@@ -172,8 +183,9 @@ class AnnRankingService(RankingService):
             return False
         rebuilt, self._rebuilt = self._rebuilt, None
         assert rebuilt is not None
-        self.index = rebuilt
+        self.index = rebuilt  # the old index is freed here (searches ran on this thread)
         self.rebuilds += 1
+        _return_freed_memory()
         if self.store_dir:
             threading.Thread(target=rebuilt.save, args=(self.store_dir,), name="ann-save", daemon=True).start()
         self.maybe_rebuild()
