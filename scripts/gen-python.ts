@@ -47,10 +47,12 @@ class PyModule {
    */
   typeOf(node: Node, name: string, skip: (key: string, prop: Node) => boolean = () => false): string {
     if (typeof node.$ref === "string") {
-      const section = /config\/([a-z_]+)\.schema\.json$/.exec(node.$ref)?.[1];
-      if (!section) throw new Error(`${name}: unsupported $ref ${node.$ref}`);
-      this.imports.add(`from linkedout.config.generated import ${pascal(section)}Section`);
-      return `${pascal(section)}Section`;
+      // a config section, or one object key of it (`…/serve.schema.json#/properties/ann` → ServeAnn)
+      const ref = /config\/([a-z_]+)\.schema\.json(?:#\/properties\/([a-z_]+))?$/.exec(node.$ref);
+      if (!ref) throw new Error(`${name}: unsupported $ref ${node.$ref}`);
+      const cls = ref[2] ? `${pascal(ref[1]!)}${pascal(ref[2])}` : `${pascal(ref[1]!)}Section`;
+      this.imports.add(`from linkedout.config.generated import ${cls}`);
+      return cls;
     }
     if (Array.isArray(node.enum)) {
       // a named alias per enum key, e.g. RecommenderRankerNorm = Literal["pre", "post"]

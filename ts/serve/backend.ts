@@ -11,6 +11,7 @@
 // the replacement; one whose call the dead worker took is run again on the replacement (ranking is
 // read-only), so a lost worker costs time, not an error.
 import { startWorker, WorkerError, type StartWorkerOptions, type WorkerClient } from "../worker/index.js";
+import type { ServeConfig } from "../config/index.js";
 
 export interface RecommendQuery {
   history: string[];
@@ -35,6 +36,18 @@ export interface CatalogueInfo {
   d_z: number;
   taps: number;
   layers: number[];
+  /** present when the worker ranks through the ANN index (serve.index ann, or auto above ann.exact_up_to) */
+  index?: AnnIndexInfo;
+}
+
+/** The ANN index's state: items in the index, items in the exactly scored delta segment, a rebuild running. */
+export interface AnnIndexInfo {
+  mode: "ann";
+  engine: string;
+  n_indexed: number;
+  n_delta: number;
+  rebuilding: boolean;
+  rebuilds: number;
 }
 
 interface WireAnswer {
@@ -47,6 +60,8 @@ interface WireAnswer {
 interface WireResult extends CatalogueInfo {
   answers: WireAnswer[];
   compute_ms: number;
+  /** one line each: the index was built, rebuilt (stale) or a background rebuild failed */
+  notes?: string[];
 }
 
 interface Waiting {
@@ -62,6 +77,9 @@ export interface BackendOptions {
   maxBatch: number;
   refreshS: number;
   threads: number;
+  /** serve.index and serve.ann (schemas/config/serve.schema.json) */
+  index: ServeConfig["index"];
+  ann: ServeConfig["ann"];
   /** worker log lines (default: dropped) */
   onLog?: (line: string) => void;
   /** the service's own events: a worker replaced, liveness warnings (default: dropped) */
@@ -138,8 +156,12 @@ export class RankingBackend {
       store_dir: this.opts.storeDir,
       max_k: this.opts.maxK,
       refresh_s: this.opts.refreshS,
+      index: this.opts.index,
+      ann: this.opts.ann,
+      threads: this.opts.threads,
       queries,
     });
+    for (const note of r.result.notes ?? []) this.opts.onEvent?.(note);
     return r.result;
   }
 
@@ -179,7 +201,7 @@ export class RankingBackend {
         await this.liveWorker();
         r = await this.callWorker(batch.map((w) => w.query));
       }
-      this.info = { model_version: r.model_version, n_items: r.n_items, d_z: r.d_z, taps: r.taps, layers: r.layers };
+      this.info = { model_version: r.model_version, n_items: r.n_items, d_z: r.d_z, taps: r.taps, layers: r.layers, ...(r.index ? { index: r.index } : {}) };
       this.stats.calls += 1;
       this.stats.queries += batch.length;
       this.stats.maxBatchSeen = Math.max(this.stats.maxBatchSeen, batch.length);

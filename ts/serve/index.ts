@@ -4,3 +4,4 @@ export { RankingBackend, type RecommendQuery, type RankedItem, type QueryOutcome
 export { serveDefaults, serveSettingsForRun, workersSettingsForRun, checkRunDir, type ServeSettings, type ServeBenchSettings } from "./config.js";
 export { ServeError } from "./errors.js";
 export { serveSchemaProblem, type ServeSchemaName } from "./schemas.js";
+export { buildAnnIndex, type BuildIndexResult } from "./build-index.js";

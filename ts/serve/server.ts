@@ -57,6 +57,8 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
       maxBatch: settings.max_batch,
       refreshS: settings.refresh_s,
       threads: settings.threads,
+      index: settings.index,
+      ann: settings.ann,
       onLog: opts.onLog,
       onEvent: opts.onEvent ?? ((line) => console.error(`lo-exp serve: ${line}`)),
       liveness: opts.liveness ?? { heartbeatS: workers.heartbeat_s, heartbeatTimeoutS: workers.heartbeat_timeout_s, hangGraceS: workers.hang_grace_s },

@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping, TypeVar
 
 from linkedout.config.typed import from_dict
 from linkedout.config.generated import ExtractSection
+from linkedout.config.generated import ServeAnn
 
 _T = TypeVar("_T")
 
@@ -37,6 +38,21 @@ class AddItemsArgs:
     batch_size: int = 8
     # the new items: id, video file, and side channels (e.g. title) as in items.arrow
     videos: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
+        """Build from JSON: unknown keys and wrong types raise ConfigError naming the path; defaults fill the rest."""
+        return from_dict(cls, data, path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchAddItemsArgs:
+    """bench_add_items: append more items of the bench catalogue to its EmbeddingStore (the during-add load test)"""
+
+    store_dir: str
+    count: int
+    # EmbeddingStore.add calls
+    batches: int = 10
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
@@ -134,6 +150,28 @@ class BenchServeArgs:
         return from_dict(cls, data, path)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BenchServeScaleArgs:
+    """bench_serve_scale: ANN vs exact at catalogue scale (lo-exp bench serve --items N): recall@10, latency, index build time; writes a servable run"""
+
+    # catalogue size
+    items: int
+    # queries from topic histories (recall and latency over all of them)
+    queries: int = 1000
+    # single exact queries timed, interleaved with the ANN ones
+    exact_timed: int = 100
+    k: int = 10
+    # serve.ann (schemas/config/serve.schema.json)
+    ann: ServeAnn | None = None
+    # the servable run goes to <work_dir>/run-<items>
+    work_dir: str
+
+    @classmethod
+    def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
+        """Build from JSON: unknown keys and wrong types raise ConfigError naming the path; defaults fill the rest."""
+        return from_dict(cls, data, path)
+
+
 BenchTrainPreset = Literal["tiny", "7b"]
 
 
@@ -154,6 +192,27 @@ class BenchTrainArgs:
     warmup: int = 1
     # Precisions to run; [] = fp32 on CPU, fp32 and bf16 on GPU.
     precisions: tuple[BenchTrainPrecisionsItem, ...] = ()
+
+    @classmethod
+    def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
+        """Build from JSON: unknown keys and wrong types raise ConfigError naming the path; defaults fill the rest."""
+        return from_dict(cls, data, path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildIndexArgs:
+    """build_index: build (or rebuild) the ANN index of an EmbeddingStore and save it beside the store (lo-exp serve --build-index)"""
+
+    # training run directory
+    run_dir: str
+    # EmbeddingStore directory; default <run_dir>/embeddings
+    store_dir: str | None = None
+    # the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+    ann: ServeAnn | None = None
+    # false: keep a saved index that is current
+    rebuild: bool = True
+    # threads of the build
+    threads: int | None = None
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
@@ -201,6 +260,9 @@ class EchoArgs:
         return from_dict(cls, data, path)
 
 
+EmbedIndex = Literal["exact", "ann", "auto"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class EmbedArgs:
     """embed: after training, write every catalogue item's z_v and gate weights π to the run's EmbeddingStore"""
@@ -217,6 +279,10 @@ class EmbedArgs:
     batch_size: int = 256
     # torch intra-op threads for this call: the run's cores (the stage runs on one worker); null = the worker's own setting
     threads: int | None = None
+    # serve.index of the run: `ann`, or `auto` above ann.exact_up_to items, also builds the ANN index beside the store (<out>/index/)
+    index: EmbedIndex = "exact"
+    # the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+    ann: ServeAnn | None = None
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:
@@ -382,6 +448,9 @@ class RankArgs:
         return from_dict(cls, data, path)
 
 
+RecommendIndex = Literal["exact", "ann", "auto"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class RecommendQueriesItem:
     """RecommendQueriesItem"""
@@ -407,6 +476,12 @@ class RecommendArgs:
     max_k: int = 1000
     # check the store for added items at most this often
     refresh_s: float = 0.5
+    # serve.index (schemas/config/serve.schema.json): exact, ann, or auto (exact up to ann.exact_up_to items)
+    index: RecommendIndex = "exact"
+    # the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+    ann: ServeAnn | None = None
+    # threads of a FAISS index build (serve.threads)
+    threads: int | None = None
     # empty: only load the store and report the catalogue. Each query is validated in the handler and answered with items or an error object (status, message) of its own.
     queries: tuple[RecommendQueriesItem, ...]
 

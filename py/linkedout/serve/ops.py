@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from linkedout.store.embedding_store import EmbeddingStore, EmbeddingStoreError
+from linkedout.serve.ann import INDEX_DIR, AnnIndex, AnnSettings, resolve_mode
+from linkedout.serve.ann_service import AnnRankingService, SegmentedCatalogue
 from linkedout.serve.service import Answer, Query, QueryError, RankingService, ServingState, refresh_if_changed
 from linkedout.serve.model import TrainedModel, catalogue_of, embed_catalogue, embed_new_items, load_trained_model
 from linkedout.store.token_store import TokenStore
@@ -70,12 +72,20 @@ def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -
         "token_store": str(Path(token_store).resolve()) if token_store else None,
         "split_dir": str(split_dir.resolve()),
     })
-    return OpResult({"store_dir": str(out), "n_items": len(catalogue), "d_z": store.d_z, "taps": store.taps,
-                     "model_version": trained.version, "seconds": time.monotonic() - started})
+    result = {"store_dir": str(out), "n_items": len(catalogue), "d_z": store.d_z, "taps": store.taps,
+              "model_version": trained.version, "seconds": time.monotonic() - started}
+    settings = AnnSettings.from_json(call.ann)
+    if resolve_mode(call.index, len(catalogue), settings) == "ann":
+        ctx.progress(0, 1, "index", "building the ANN index")
+        with torch_threads(call.threads):
+            index, _ = ready_index(store, z, int(store.manifest["table_version"]), settings, call.threads or 1, rebuild=True)
+        result["index"] = {"dir": str(out / INDEX_DIR), "n_indexed": index.n_indexed, "build_s": index.meta["build_s"]}
+    return OpResult(result)
 
 
 def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
-    """Load (once per run + store directory) the dense catalogue and the trained user tower."""
+    """Load (once per run + store directory) the catalogue, the trained user tower and, for
+    ``index: ann`` (or ``auto`` above ``ann.exact_up_to`` items), the approximate index."""
     key = ("serving", str(Path(args["run_dir"]).resolve()), str(_store_dir(args).resolve()))
     state = ctx.state.get(key)  # type: ignore[call-overload]
     if isinstance(state, ServingState):
@@ -86,11 +96,66 @@ def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
     if trained.version != store.model_version:
         raise OpError("StoreStale", f"{store.path}: made by model version {store.model_version}, but "
                                     f"{trained.checkpoint} is {trained.version}; run the embed stage again")
-    service = RankingService(store.load(), trained.user_tower, max_history=trained.cfg.ranker.max_history)
+    catalogue = store.load()
+    settings = AnnSettings.from_json(args.get("ann"))
+    try:
+        mode = resolve_mode(str(args.get("index", "exact")), catalogue.n_items, settings)
+    except ValueError as e:
+        raise OpError("ArgsInvalid", str(e)) from e
+    notes: list[str] = []
+    service: RankingService
+    if mode == "exact":
+        service = RankingService(catalogue, trained.user_tower, max_history=trained.cfg.ranker.max_history)
+    else:
+        index, note = ready_index(store, catalogue.z, catalogue.version, settings, int(args.get("threads") or 1))
+        if note:
+            notes.append(note)
+        segmented = SegmentedCatalogue(catalogue)
+        del catalogue  # the transposed copy is not kept in ann mode
+        service = AnnRankingService(segmented, trained.user_tower, index, settings, max_history=trained.cfg.ranker.max_history,
+                                    on_event=notes.append, store_dir=str(store.path), threads=int(args.get("threads") or 1))
+        if segmented.n_items > index.n_indexed:  # rows added after the index was saved: delta from the start
+            service.maybe_rebuild()
     state = ServingState(store=store, service=service, manifest_mtime_ns=mtime, checked_at=time.monotonic(),
-                         extra={"trained": trained})
+                         extra={"trained": trained, "notes": notes})
     ctx.state[key] = state  # type: ignore[index]
     return state
+
+
+def ready_index(store: EmbeddingStore, z: Any, table_version: int, settings: AnnSettings, threads: int,
+                *, rebuild: bool = False) -> tuple[AnnIndex, str | None]:
+    """The store's saved index if it is current, else a new one built now and saved beside the store.
+    The note says what was done and why (None: the saved index was used as is)."""
+    index = None if rebuild else AnnIndex.load(store.path)
+    n_items = int(z.shape[0])
+    why = "rebuild asked for (embed stage or --build-index)" if rebuild else "none saved"
+    if index is not None:
+        stale = index.stale_reason(model_version=store.model_version, table_version=table_version, n_items=n_items,
+                                   d_z=store.d_z, settings=settings)
+        if stale is None:
+            return index, None
+        why = f"stale: {stale}"
+    built = AnnIndex.build(z, model_version=store.model_version, table_version=table_version, settings=settings,
+                           threads=threads)
+    built.save(store.path)
+    note = (f"ann index {store.path / INDEX_DIR}: {why}; built {built.meta['factory']} over {n_items} items "
+            f"in {built.meta['build_s']:.1f} s")
+    return built, note
+
+
+def build_index(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
+    """Op ``build_index`` (``lo-exp serve --build-index``): build the store's ANN index now and save it."""
+    try:
+        store = EmbeddingStore.open(_store_dir(args))
+    except EmbeddingStoreError as e:
+        raise OpError("NotFound", str(e)) from e
+    catalogue = store.load()
+    settings = AnnSettings.from_json(args.get("ann"))
+    with torch_threads(args.get("threads")):
+        index, note = ready_index(store, catalogue.z, catalogue.version, settings, int(args.get("threads") or 1),
+                                  rebuild=bool(args.get("rebuild", True)))
+    return OpResult({"index_dir": str(store.path / INDEX_DIR), "n_indexed": index.n_indexed, "note": note,
+                     "build_s": index.meta["build_s"], "factory": index.meta["factory"]})
 
 
 def recommend(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
@@ -106,7 +171,8 @@ def recommend(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContex
     compute_ms = (time.perf_counter() - started) * 1e3
     trained: TrainedModel = state.extra["trained"]
     cat = service.catalogue
-    return OpResult({
+    notes: list[str] = state.extra["notes"]
+    out: dict[str, Any] = {
         "model_version": cat.model_version,
         "n_items": cat.n_items,
         "d_z": cat.d_z,
@@ -114,7 +180,13 @@ def recommend(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContex
         "layers": trained.layers,
         "compute_ms": compute_ms,
         "answers": [_answer_json(a) for a in answers],
-    })
+    }
+    if isinstance(service, AnnRankingService):
+        out["index"] = service.describe()
+    if notes:  # index built, rebuilt or failed: one line each for the service's log
+        out["notes"] = list(notes)
+        notes.clear()
+    return OpResult(out)
 
 
 def _answer_json(a: Answer | QueryError) -> dict[str, Any]:

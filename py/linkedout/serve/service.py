@@ -24,6 +24,9 @@ from linkedout.model.ranking import top_k
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 
 
+SCORES_BUFFER_BYTES = 64 * 1024 * 1024  # the largest score buffer kept between calls
+
+
 class UserTower(Protocol):
     """history_z: [B, L, d_z] item vectors oldest first, right-padded with zeros; lengths: [B] real items.
     Returns the user vectors [B, d_z], scored against the catalogue by a dot product. (The trained
@@ -64,6 +67,7 @@ class RankingService:
         self.tower = tower
         self.max_k = max_k
         self.max_history = max_history  # the trained ranker's recommender.ranker.max_history
+        self._scores_buf: torch.Tensor | None = None
 
     def validate(self, q: Query) -> tuple[list[int], list[int]]:
         """Catalogue rows of the history and of every excluded item; QueryError on a bad query."""
@@ -84,6 +88,10 @@ class RankingService:
     @torch.inference_mode()
     def user_vectors(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
         """[B, d_z] user vectors for histories given as catalogue rows (oldest first)."""
+        return self._user_vectors(histories)
+
+    def _user_vectors(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
+        # (no inference_mode of its own: recommend's covers it, and entering it costs ~70 µs a call)
         sizes = [len(h) for h in histories]
         width = max(sizes)
         # one tensor from padded lists (a per-row copy into a zeros tensor cost ~2 ms per 256 queries);
@@ -106,16 +114,9 @@ class RankingService:
                 answers[i] = e
         if not good:
             return answers
-        users = self.user_vectors([h for h, _ in rows])  # [B, d_z]
-        scores = users @ self.catalogue.zt  # [B, n_items]
-        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
-        seen = [h + e for h, e in rows]
-        width = max(len(x) for x in seen)
-        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
-        scores.scatter_(1, masked, float("-inf"))
+        users = self._user_vectors([h for h, _ in rows])  # [B, d_z]
         k_max = min(max(queries[i].k for i in good), self.catalogue.n_items)
-        top_scores, top_rows = top_k(scores, k_max)
-        all_scores, all_rows = top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
+        all_scores, all_rows = self.top_rows(users, [h + e for h, e in rows], k_max)
         items, gates = self.catalogue.items, self.catalogue.gates
         for b, i in enumerate(good):
             k = queries[i].k
@@ -127,6 +128,32 @@ class RankingService:
                 gates=gates[[r for _, r in kept]].tolist() if (with_gates or queries[i].gates) else None,
             )
         return answers
+
+    def reload(self, store: EmbeddingStore) -> None:
+        """The store changed (``add``): read it again."""
+        self.catalogue = store.load()
+
+    def _scores_out(self, batch: int) -> torch.Tensor:
+        """A [batch, n_items] view of one score buffer kept across calls (regrown when the batch or the
+        catalogue grows). Allocating it anew each call costs page faults comparable to the matmul."""
+        n = self.catalogue.n_items
+        if batch * n * 4 > SCORES_BUFFER_BYTES:  # not kept: a large exact catalogue would pin it in RAM
+            return torch.empty(batch, n)
+        buf = self._scores_buf
+        if buf is None or buf.shape[0] < batch or buf.shape[1] != n:
+            buf = self._scores_buf = torch.empty(max(batch, buf.shape[0] if buf is not None and buf.shape[1] == n else 0), n)
+        return buf[:batch]
+
+    def top_rows(self, users: torch.Tensor, seen: list[list[int]], k_max: int) -> tuple[list[list[float]], list[list[int]]]:
+        """Exact: scores of every item, seen rows masked, top k_max (ties: lower row first) as lists."""
+        scores = self._scores_out(users.shape[0])  # [B, n_items], reused: no 20 MB page-faulted per batch of 256
+        torch.matmul(users, self.catalogue.zt, out=scores)
+        # mask seen items with one scatter: row b's history + excluded rows, padded with its first history row
+        width = max(len(x) for x in seen)
+        masked = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)
+        scores.scatter_(1, masked, float("-inf"))
+        top_scores, top_rows = top_k(scores, k_max)
+        return top_scores.tolist(), top_rows.tolist()  # one conversion for the whole batch
 
 
 @dataclass
@@ -150,6 +177,6 @@ def refresh_if_changed(state: ServingState, *, min_interval_s: float = 0.5) -> b
     if mtime == state.manifest_mtime_ns:
         return False
     state.store = EmbeddingStore.open(state.store.path)
-    state.service.catalogue = state.store.load()
+    state.service.reload(state.store)
     state.manifest_mtime_ns = mtime
     return True

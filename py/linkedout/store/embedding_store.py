@@ -270,6 +270,21 @@ class EmbeddingStore:
             version=version,
         )
 
+    def load_rows_from(self, start: int) -> tuple[list[str], torch.Tensor, torch.Tensor, int]:
+        """Rows ``start``.. only (items appended by ``add`` since a reader loaded ``start`` rows):
+        (items, z [m, d_z], gates [m, taps], table version), in catalogue order. A filtered scan, so
+        a service over millions of items picks up an add without re-reading the catalogue."""
+        table = self._table()
+        version = int(table.version)
+        data = table.search().where(f"row >= {int(start)}").limit(None).to_arrow().sort_by("row")
+        m = data.num_rows
+        if not np.array_equal(data.column("row").to_numpy(), np.arange(start, start + m)):
+            raise EmbeddingStoreError(f"{self.path}: catalogue rows from {start} are not contiguous (store damaged?)")
+        z = np.array(data.column("z").combine_chunks().flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        g = np.array(data.column("gates").combine_chunks().flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        return (data.column("item").to_pylist(), torch.from_numpy(z.reshape(m, self.d_z)),
+                torch.from_numpy(g.reshape(m, self.taps)), version)
+
     def manifest_mtime_ns(self) -> int:
         """Cheap change check for readers: the manifest is replaced after every write."""
         return (self.path / MANIFEST).stat().st_mtime_ns

@@ -18,6 +18,7 @@ from linkedout.protocol.op import Op, TensorSpec
 from linkedout.bench import extract as extract_bench
 from linkedout.bench import rank as rank_bench
 from linkedout.bench import serve as serve_bench
+from linkedout.bench import serve_scale as serve_scale_bench
 from linkedout.bench import train as train_bench
 from linkedout.serve import ops as serve_ops
 from linkedout.train import ops as train_ops
@@ -48,8 +49,11 @@ OPS: dict[str, Op] = {
     # store-and-retrieve (py/linkedout/serve): EmbeddingStore and online ranking
     "embed": Op(handler=serve_ops.embed, frames={}, progress=True),
     "recommend": Op(handler=serve_ops.recommend, frames={}),
+    "build_index": Op(handler=serve_ops.build_index, frames={}),
     "add_items": Op(handler=serve_ops.add_items, frames={}, progress=True),
     "bench_serve": Op(handler=serve_bench.bench_serve, frames={}, progress=True),
+    "bench_serve_scale": Op(handler=serve_scale_bench.bench_serve_scale, frames={}, progress=True),
+    "bench_add_items": Op(handler=serve_scale_bench.bench_add_items, frames={}, progress=True),
     # run reports (py/linkedout/report)
     "plot_report": Op(handler=plot_report, frames={}, progress=True),
 }

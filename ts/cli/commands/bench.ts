@@ -40,8 +40,11 @@ const BENCHES: Record<string, BenchEntry> = {
     run: async (o) => (await import("../../bench/extract.js")).runExtractBench(o),
   },
   serve: {
-    describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test",
-    run: async (o) => (await import("../../bench/serve.js")).runServeBench(o),
+    describe: "paper Table 5: direct VLLM vs MoE fusion per query vs stored z_v + top-K vs bare top-K (20k/200k), + HTTP load test; --items N: serve.index ann vs exact at N items (recall@10, latency, index build, RSS, 10k items added under load)",
+    run: async (o) =>
+      o.items
+        ? (await import("../../bench/serve-scale.js")).runServeScaleBench({ items: o.items, quick: o.quick, log: o.log })
+        : (await import("../../bench/serve.js")).runServeBench(o),
   },
   data: {
     describe: "official split, popularity ranks and metrics at MicroLens-100K size (1M interactions); synthetic 10k preset rendering videos/s",
@@ -86,7 +89,7 @@ export const benchCommand: CliCommand<BenchArgs> = {
       .option("gpu", { type: "boolean", default: false, describe: "GPU path where a bench has one (extract: cuda:0)" })
       .option("tiny", { type: "boolean", default: false, describe: "bench gpu: the same code paths at toy sizes on the CPU (a smoke run)" })
       .option("users", { type: "number", describe: "scale: users (default 100000)" })
-      .option("items", { type: "number", describe: "scale: catalogue size (default 19738)" })
+      .option("items", { type: "number", describe: "scale: catalogue size (default 19738); serve: the ANN-vs-exact bench at this catalogue size" })
       .option("content", { type: "boolean", default: false, describe: "scale: render the videos and extract the catalogue with the tiny backbone" })
       .option("set", { type: "string", array: true, default: [], describe: "scale: config override for the pipeline run, e.g. --set train.negatives=full" })
       .option("quick", { type: "boolean", default: false, describe: "fewer sizes and repeats (a smoke run)" })

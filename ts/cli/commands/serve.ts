@@ -6,6 +6,8 @@ interface ServeArgs {
   port?: number;
   maxK?: number;
   threads?: number;
+  index?: "exact" | "ann" | "auto";
+  buildIndex?: boolean;
 }
 
 /** `lo-exp serve RUN_DIR [--port P]`: the online ranking service (docs/serving.md) until Ctrl-C. */
@@ -22,7 +24,9 @@ export const serveCommand: CliCommand<ServeArgs> = {
       })
       .option("port", { type: "number", describe: "TCP port on 127.0.0.1 (default serve.port of the run's config, 8321; 0 = any free port)" })
       .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
-      .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" }) as unknown as Argv<ServeArgs>,
+      .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" })
+      .option("index", { choices: ["exact", "ann", "auto"] as const, describe: "exact top-K, the ANN index, or auto (exact up to serve.ann.exact_up_to items); default serve.index" })
+      .option("build-index", { type: "boolean", describe: "build (or rebuild) the ANN index beside the store, then exit" }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
     // Flags are checked against the serve schema before the ranking worker starts.
     const { configValueProblem } = await import("../../config/index.js");
@@ -35,10 +39,18 @@ export const serveCommand: CliCommand<ServeArgs> = {
       ...(args.port !== undefined ? { port: args.port } : {}),
       ...(args.maxK !== undefined ? { max_k: args.maxK } : {}),
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      ...(args.index !== undefined ? { index: args.index } : {}),
     };
+    if (args.buildIndex) {
+      const { buildAnnIndex } = await import("../../serve/index.js");
+      const r = await buildAnnIndex({ runDir: args.runDir, overrides });
+      console.log(`lo-exp serve: ${r.note ?? `index ${r.index_dir} is current`} (${r.n_indexed} items)`);
+      return;
+    }
     const svc = await startRankingService({ runDir: args.runDir, overrides });
     const info = svc.backend.info;
-    console.log(`lo-exp serve: ${info.n_items} items (model ${info.model_version}, d_z ${info.d_z}) at ${svc.url}  — POST /recommend, GET /health; Ctrl-C stops`);
+    const how = info.index ? `ANN index ${info.index.engine}, ${info.index.n_indexed} indexed + ${info.index.n_delta} exact delta` : "exact top-K";
+    console.log(`lo-exp serve: ${info.n_items} items (model ${info.model_version}, d_z ${info.d_z}; ${how}) at ${svc.url}  — POST /recommend, GET /health; Ctrl-C stops`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());

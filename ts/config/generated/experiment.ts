@@ -541,6 +541,31 @@ export interface ServeConfig {
    */
   threads: number;
   /**
+   * How the worker finds the top K: `exact` scores every item (torch.topk over u·Zᵀ; answers equal the offline evaluation); `ann` asks the approximate index (serve.ann) for candidates, re-scores them exactly, scores items added since the index was built exhaustively (delta segment) and masks seen items exactly; `auto` is exact up to serve.ann.exact_up_to items and ann above (docs/serving.md).
+   */
+  index: "exact" | "ann" | "auto";
+  /**
+   * The approximate index of `serve.index: ann | auto` (FAISS IVF-Flat over z_v, inner product; chosen by measurement, docs/serving.md), saved in `<store_dir>/index/`.
+   */
+  ann: {
+    /**
+     * `serve.index: auto` ranks exactly up to this many items (at 200k exact top-K costs ~5 ms on one thread) and uses the index above.
+     */
+    exact_up_to: number;
+    /**
+     * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
+     */
+    nlist: number;
+    /**
+     * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
+     */
+    nprobe: number;
+    /**
+     * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
+     */
+    rebuild_after: number;
+  };
+  /**
    * `lo-exp bench serve` (paper Table 5).
    */
   bench: {

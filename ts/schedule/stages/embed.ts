@@ -25,6 +25,9 @@ export const embedStage: PipelineStage = {
         store: storeDir(ctx.inputs),
         out: join(ctx.dir, "embeddings"),
         threads: ctx.resources.soloThreads,
+        // serve.index ann (or auto above serve.ann.exact_up_to items): the ANN index goes beside the store
+        index: ctx.config.serve.index,
+        ann: ctx.config.serve.ann,
       },
       { log: ctx.log, onProgress: (p) => ctx.progress({ done: p.done, total: p.total, unit: p.unit, message: p.message }) },
     );

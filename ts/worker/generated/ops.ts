@@ -7,10 +7,13 @@
  */
 export interface OpArgs {
   add_items: AddItemsArgs;
+  bench_add_items: BenchAddItemsArgs;
   bench_extract: BenchExtractArgs;
   bench_rank_floor: BenchRankFloorArgs;
   bench_serve: BenchServeArgs;
+  bench_serve_scale: BenchServeScaleArgs;
   bench_train: BenchTrainArgs;
+  build_index: BuildIndexArgs;
   build_tiny_model: BuildTinyModelArgs;
   echo: EchoArgs;
   embed: EmbedArgs;
@@ -59,6 +62,14 @@ export interface AddItemsArgs {
     title?: string;
     [k: string]: string | undefined;
   }[];
+}
+export interface BenchAddItemsArgs {
+  store_dir: string;
+  count: number;
+  /**
+   * EmbeddingStore.add calls
+   */
+  batches?: number;
 }
 /**
  * Benchmark extraction: the same generate call with and without the forward hooks; extraction end to end; 2 prompts vs 1 (py/linkedout/bench/extract.py).
@@ -179,6 +190,47 @@ export interface BenchServeArgs {
    */
   load_catalogue?: number;
 }
+export interface BenchServeScaleArgs {
+  /**
+   * catalogue size
+   */
+  items: number;
+  /**
+   * queries from topic histories (recall and latency over all of them)
+   */
+  queries?: number;
+  /**
+   * single exact queries timed, interleaved with the ANN ones
+   */
+  exact_timed?: number;
+  k?: number;
+  ann?: Ann;
+  /**
+   * the servable run goes to <work_dir>/run-<items>
+   */
+  work_dir: string;
+}
+/**
+ * serve.ann (schemas/config/serve.schema.json)
+ */
+export interface Ann {
+  /**
+   * `serve.index: auto` ranks exactly up to this many items (at 200k exact top-K costs ~5 ms on one thread) and uses the index above.
+   */
+  exact_up_to?: number;
+  /**
+   * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
+   */
+  nlist?: number;
+  /**
+   * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
+   */
+  nprobe?: number;
+  /**
+   * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
+   */
+  rebuild_after?: number;
+}
 /**
  * Benchmark training throughput (user sequences/s) of the default recommender and train config on the worker's device (py/linkedout/bench/train.py). Result: one row per precision.
  */
@@ -203,6 +255,46 @@ export interface BenchTrainArgs {
    * Precisions to run; [] = fp32 on CPU, fp32 and bf16 on GPU.
    */
   precisions?: ("fp32" | "bf16" | "fp16")[];
+}
+export interface BuildIndexArgs {
+  /**
+   * training run directory
+   */
+  run_dir: string;
+  /**
+   * EmbeddingStore directory; default <run_dir>/embeddings
+   */
+  store_dir?: string;
+  ann?: Ann1;
+  /**
+   * false: keep a saved index that is current
+   */
+  rebuild?: boolean;
+  /**
+   * threads of the build
+   */
+  threads?: number | null;
+}
+/**
+ * the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+ */
+export interface Ann1 {
+  /**
+   * `serve.index: auto` ranks exactly up to this many items (at 200k exact top-K costs ~5 ms on one thread) and uses the index above.
+   */
+  exact_up_to?: number;
+  /**
+   * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
+   */
+  nlist?: number;
+  /**
+   * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
+   */
+  nprobe?: number;
+  /**
+   * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
+   */
+  rebuild_after?: number;
 }
 /**
  * Build a random-initialised tiny LLaVA-OneVision (model, offline-trained tokenizer, chat template, processor) with save_pretrained (py/linkedout/extract/tiny_model.py). Deterministic from seed.
@@ -272,6 +364,32 @@ export interface EmbedArgs {
    * torch intra-op threads for this call: the run's cores (the stage runs on one worker); null = the worker's own setting
    */
   threads?: number | null;
+  /**
+   * serve.index of the run: `ann`, or `auto` above ann.exact_up_to items, also builds the ANN index beside the store (<out>/index/)
+   */
+  index?: "exact" | "ann" | "auto";
+  ann?: Ann2;
+}
+/**
+ * the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+ */
+export interface Ann2 {
+  /**
+   * `serve.index: auto` ranks exactly up to this many items (at 200k exact top-K costs ~5 ms on one thread) and uses the index above.
+   */
+  exact_up_to?: number;
+  /**
+   * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
+   */
+  nlist?: number;
+  /**
+   * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
+   */
+  nprobe?: number;
+  /**
+   * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
+   */
+  rebuild_after?: number;
 }
 /**
  * Extract one shard of items into a TokenStore (py/linkedout/extract/extractor.py). Resumable: finished items are skipped; failed items are recorded, and retried only with retry_failed.
@@ -540,6 +658,15 @@ export interface RecommendArgs {
    */
   refresh_s?: number;
   /**
+   * serve.index (schemas/config/serve.schema.json): exact, ann, or auto (exact up to ann.exact_up_to items)
+   */
+  index?: "exact" | "ann" | "auto";
+  ann?: Ann3;
+  /**
+   * threads of a FAISS index build (serve.threads)
+   */
+  threads?: number | null;
+  /**
    * empty: only load the store and report the catalogue. Each query is validated in the handler and answered with items or an error object (status, message) of its own.
    *
    * @maxItems 65536
@@ -559,6 +686,27 @@ export interface RecommendArgs {
      */
     gates?: boolean;
   }[];
+}
+/**
+ * the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
+ */
+export interface Ann3 {
+  /**
+   * `serve.index: auto` ranks exactly up to this many items (at 200k exact top-K costs ~5 ms on one thread) and uses the index above.
+   */
+  exact_up_to?: number;
+  /**
+   * IVF lists (k-means centroids) of the index; 0 = 4·√N for N items at build time (at most N/8).
+   */
+  nlist?: number;
+  /**
+   * Lists searched per query (recall and latency grow with it); ≥ nlist searches exhaustively, giving the exact answers.
+   */
+  nprobe?: number;
+  /**
+   * Once this many items were added since the index was built (the delta segment, scored exactly), a background thread folds them into a copy of the index and swaps it in; requests are answered meanwhile.
+   */
+  rebuild_after?: number;
 }
 /**
  * Render one synthetic .mp4 and cover .jpg per item spec (py/linkedout/data/render.py). Resumable: existing video+cover pairs are skipped unless overwrite.
