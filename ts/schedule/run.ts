@@ -2,6 +2,7 @@
 // table with one shared cache and worker pool, then publish results/<name>/.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
+import { tableToIPC } from "apache-arrow";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { writeArrowFile } from "../data/index.js";
@@ -271,9 +272,22 @@ async function runTableSpec(spec: TableSpec, opts: RunOptions): Promise<TableRun
         runs[i]!.push(await runConfig(row.config, { ...opts, sets, cwd, ...(seed === undefined ? {} : { seed }) }, { reporter, resources }));
       }
     }
+    return await publishTable(spec, runs, seeds, opts, { reporter, resources });
   } finally {
     await resources.close();
   }
+}
+
+/** table.md, table.arrow, table.png and metrics.arrow of a finished table run. */
+async function publishTable(
+  spec: TableSpec,
+  runs: ConfigRunResult[][],
+  seeds: readonly (number | undefined)[],
+  opts: RunOptions,
+  shared: { reporter: Reporter; resources: RunResources },
+): Promise<TableRunResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const { reporter } = shared;
   const rows = runs.flat();
   const first = rows[0]!;
   const resultsDir = join(first.config.results_dir, spec.name);
@@ -293,8 +307,17 @@ async function runTableSpec(spec: TableSpec, opts: RunOptions): Promise<TableRun
     join(resultsDir, "metrics.arrow"),
     concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, seeds[0] === undefined ? r.name : `${r.name}/seed-${r.seed}`))),
   );
-  writeArrowFile(join(resultsDir, "table.arrow"), tableArrow(spec, results));
+  const tablePath = join(resultsDir, "table.arrow");
+  const tableBytes = tableToIPC(tableArrow(spec, results), "file");
+  const png = join(resultsDir, "table.png");
+  // the plot needs a worker: redrawn only when the numbers changed, so a rerun of a finished table starts none
+  const redraw = !existsSync(png) || !existsSync(tablePath) || !Buffer.from(tableBytes).equals(readFileSync(tablePath));
+  writeFileAtomic(tablePath, tableBytes);
   writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
+  if (redraw) {
+    const pool = await shared.resources.pool();
+    await pool.call("plot_report", { out_dir: resultsDir, table_path: tablePath, title: spec.title || spec.name }, { log: (m) => reporter.log(m) });
+  }
   printer(opts, reporter)(`\n${tableMarkdown}\n${rows.map((r) => failedSummary(r.failed, cwd).replace(/^\n/, `\n${r.name}: `)).join("")}`);
   const strictFailures = rows.filter((r) => r.failed.count > 0 && (opts.strict || r.config.strict)).map((r) => ({ run: r.name, failed: r.failed }));
   if (strictFailures.length) throw new FailedItemsError(strictFailures);
