@@ -1,7 +1,11 @@
-// `npm run gen:config`: TypeScript types of the resolved experiment config, generated from the JSON
-// Schemas (schemas/experiment.schema.json + schemas/config/*.schema.json) by json-schema-to-typescript
-// into ts/config/generated/experiment.ts. The schemas are the one definition of every key and default;
-// test/config/generated.test.ts regenerates and fails when the committed file differs.
+// `npm run gen:config`: every file generated from schemas/ (GENERATED_FILES below), the boundary
+// between TypeScript and Python written once:
+//   ts/config/generated/experiment.ts   TS types of the resolved experiment config (this file)
+//   ts/worker/generated/ops.ts          TS op args map + IDEMPOTENT_OPS (scripts/gen-ops.ts)
+//   py/linkedout/config/generated.py    Python config section dataclasses (scripts/gen-python.ts)
+//   py/linkedout/protocol/op_args.py    Python op args dataclasses (scripts/gen-python.ts)
+// The schemas are the one definition of every key and default; test/config/generated.test.ts
+// regenerates them all and fails when a committed file differs.
 //
 // What the generator is given is the schema of the *resolved* config: each section's file inlined
 // under its key and named `<Section>Config`, and every key with a `default` required (the loader
@@ -10,6 +14,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, type JSONSchema } from "json-schema-to-typescript";
+import { generateOpTypes, OPS_TS_FILE } from "./gen-ops.js";
+import { generatePythonConfig, generatePythonOpArgs, PY_CONFIG_FILE, PY_OPS_FILE } from "./gen-python.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCHEMAS = join(ROOT, "schemas");
@@ -74,7 +80,17 @@ export async function generateConfigTypes(schemaDir = SCHEMAS): Promise<string> 
   });
 }
 
+/** Every generated file and how to make it from a schemas/ folder. */
+export const GENERATED_FILES: readonly { file: string; generate: (schemaDir?: string) => Promise<string> }[] = [
+  { file: GENERATED_FILE, generate: (dir = SCHEMAS) => generateConfigTypes(dir) },
+  { file: OPS_TS_FILE, generate: (dir = SCHEMAS) => generateOpTypes(dir) },
+  { file: PY_CONFIG_FILE, generate: async (dir = SCHEMAS) => generatePythonConfig(dir) },
+  { file: PY_OPS_FILE, generate: async (dir = SCHEMAS) => generatePythonOpArgs(dir) },
+];
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  writeFileSync(GENERATED_FILE, await generateConfigTypes());
-  console.log(`wrote ${GENERATED_FILE}`);
+  for (const { file, generate } of GENERATED_FILES) {
+    writeFileSync(file, await generate());
+    console.log(`wrote ${file}`);
+  }
 }

@@ -15,18 +15,19 @@ ROOT = Path(__file__).resolve().parents[1] / "linkedout"
 
 # The rooms, top (applications) to bottom (formats and the op API). Keep docs/architecture.md in step.
 MAY_IMPORT: dict[str, set[str]] = {
-    "worker": {"bench", "data", "extract", "model", "protocol", "report", "serve", "store", "train", "config"},  # the app: its op table lists every op
-    "bench": {"data", "extract", "model", "protocol", "serve", "store", "train", "config"},  # benchmarks call product functions
-    "cluster": {"extract", "store", "config"},  # launchers of the extraction work unit on cluster engines (Ray)
-    "serve": {"extract", "model", "protocol", "store", "train", "config"},  # online ranking, cold-start onboarding
-    "report": {"protocol", "config"},
-    "train": {"model", "store", "protocol", "config"},
-    "extract": {"store", "protocol", "config"},
-    "data": {"protocol", "config"},
-    "model": {"config"},
-    "store": {"config"},  # file formats: TokenStore, EmbeddingStore
-    "protocol": set(),  # the op API every op module uses
+    "worker": {"bench", "data", "extract", "model", "protocol", "report", "serve", "store", "train", "config", "util"},  # the app: its op table lists every op
+    "bench": {"data", "extract", "model", "protocol", "serve", "store", "train", "config", "util"},  # benchmarks call product functions
+    "cluster": {"extract", "store", "config", "util"},  # launchers of the extraction work unit on cluster engines (Ray)
+    "serve": {"extract", "model", "protocol", "store", "train", "config", "util"},  # online ranking, cold-start onboarding
+    "report": {"protocol", "config", "util"},
+    "train": {"model", "store", "protocol", "config", "util"},
+    "extract": {"store", "protocol", "config", "util"},
+    "data": {"protocol", "config", "util"},
+    "model": {"config", "util"},
+    "store": {"config", "util"},  # file formats: TokenStore, EmbeddingStore
+    "protocol": {"config"},  # the op API every op module uses; op args typed from schemas/ (config.typed)
     "config": set(),  # config defaults read from schemas/
+    "util": set(),  # atomic file writes: below everything, imports nothing
 }
 
 

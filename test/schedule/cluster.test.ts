@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { showConfig } from "../../ts/config/show.js";
-import { extractConfig } from "../../ts/schedule/extract-config.js";
+import { runExtractStages } from "../../ts/schedule/extract-run.js";
 import { Reporter } from "../../ts/schedule/progress.js";
 import { findPython, REPO_ROOT } from "../../ts/worker/index.js";
 
@@ -70,7 +70,7 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
     tmp = mkdtempSync(join(tmpdir(), "lo-cluster-"));
     cache = join(tmp, "cache");
     const quiet = new Reporter({ mode: "json", write: () => undefined });
-    const first = await extractConfig(CONFIG, { sets: [`cache_dir=${cache}`, ...SETS], reporter: quiet });
+    const first = await runExtractStages(CONFIG, { sets: [`cache_dir=${cache}`, ...SETS], reporter: quiet });
     key = first.key;
     orchestrated = join(tmp, "orchestrated");
     cpSync(first.store, orchestrated, { recursive: true });
@@ -125,7 +125,7 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
         }
       },
     });
-    const r = await extractConfig(CONFIG, { sets: [`cache_dir=${cache}`, ...SETS, "extract.engine=ray"], force: true, reporter });
+    const r = await runExtractStages(CONFIG, { sets: [`cache_dir=${cache}`, ...SETS, "extract.engine=ray"], force: true, reporter });
     expect(r.key).to.equal(key); // the engine is not part of the store key
     expect(killed).to.not.equal(null);
     const retried = events.filter((e) => e.event === "log" && String(e.message).includes(`Ray worker pid ${killed} died`));

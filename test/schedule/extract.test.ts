@@ -50,8 +50,8 @@ describe("runExtraction (real workers, tiny LLaVA-OneVision)", function () {
       item: `i${i}`,
       background: [20 * i, 200 - 15 * i, 90],
       foreground: [250, 250, 20 * i],
-      shape: ["circle", "square", "triangle", "ring", "cross"][i % 5],
-      motion: ["left_right", "up_down", "orbit", "diagonal", "zoom"][i % 5],
+      shape: (["circle", "square", "triangle", "ring", "cross"] as const)[i % 5]!,
+      motion: (["left_right", "up_down", "orbit", "diagonal", "zoom"] as const)[i % 5]!,
       size: 0.2,
       seconds: 1,
     }));

@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 import { loadConfig, type ExperimentConfig } from "../../ts/config/index.js";
 import { DataError } from "../../ts/data/errors.js";
 import { planKeys, runGraph } from "../../ts/schedule/graph.js";
-import { checkBeforeRun, extractItems, pipelineStages } from "../../ts/schedule/pipeline.js";
+import { pipelineStages } from "../../ts/schedule/pipeline.js";
+import { checkBeforeRun, extractItems } from "../../ts/schedule/side-channels.js";
 import { Reporter } from "../../ts/schedule/progress.js";
 import { RunResources } from "../../ts/schedule/resources.js";
 

@@ -23,7 +23,7 @@ train(TrainSpec.from_json({
     "run_dir": str(root / "run"), "split_dir": str(root / "split"), "store": str(root / "tokens"),
     "recommender": {"d_c": 32, "d_z": 16, "compressor": {"heads": 2}, "moe": {"expert_hidden": 32, "gate_hidden": 16}},
     "train": {"epochs": 3, "batch_size": 32, "lr": {"item_encoder": 1e-3, "ranker": 1e-3}}, "device": "cpu"}))
-embed({"run_dir": str(root / "run"), "split_dir": str(root / "split"), "token_store": str(root / "tokens")}, {},
+embed({"run_dir": str(root / "run"), "split_dir": str(root / "split"), "store": str(root / "tokens")}, {},
       OpContext(torch.device("cpu"), {}))
 `;
 

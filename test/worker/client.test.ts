@@ -107,10 +107,11 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
   });
 
   it("checks args against the op's schema before sending, naming the field", async () => {
+    // @ts-expect-error: a wrong type, sent anyway: the client refuses it at run time too
     const err = await rejection(w.call("echo", { delay_s: "soon" }));
     expect(err.type).to.equal("ArgsInvalid");
     expect(err.message).to.match(/^op echo: args\.delay_s: must be number/);
-    expect((await w.call("ping")).result.pong).to.equal(true);
+    expect((await w.call("ping", {})).result.pong).to.equal(true);
   });
 
   it("refuses an oversize request locally with a clear error, and keeps serving", async () => {
@@ -118,7 +119,7 @@ describe("WorkerClient (real Python worker over ZeroMQ)", function () {
     const err = await rejection(w.call("echo", {}, { frames: [{ name: "x", tensor: big }] }));
     expect(err.type).to.equal("MessageTooLarge");
     expect(err.message).to.match(new RegExp(`echo.*over the limit of ${requests.max_message_bytes}`));
-    expect((await w.call("ping")).result.pong).to.equal(true);
+    expect((await w.call("ping", {})).result.pong).to.equal(true);
   });
 
   describe("bad requests from schemas/fixtures/requests.json, sent raw", () => {
@@ -179,7 +180,7 @@ describe("WorkerClient failure detection", function () {
       expect(e.message).to.match(/op echo: worker pid \d+ on cpu was killed by SIGKILL/);
     }
     expect(w.alive).to.equal(false);
-    expect((await rejection(w.call("ping"))).message).to.match(/op ping: .*SIGKILL/);
+    expect((await rejection(w.call("ping", {}))).message).to.match(/op ping: .*SIGKILL/);
     expect(existsSync(dir)).to.equal(false); // private socket dir cleaned up
     const w2 = await startWorker({ device: "cpu", threads: 1 });
     try {

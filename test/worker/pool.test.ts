@@ -60,7 +60,7 @@ describe("WorkerPool", function () {
       expect(e.message).to.match(/^op echo: worker pid \d+ on cpu was killed by SIGKILL while the request was pending/);
 
       // both dead workers come back: the next calls find two live, new workers
-      const rs = await Promise.all([pool.call("ping"), pool.call("ping")]);
+      const rs = await Promise.all([pool.call("ping", {}), pool.call("ping", {})]);
       expect(rs).to.have.length(2);
       for (let i = 0; i < 100 && !pool.workers.every((w) => w.alive); i++) await new Promise((r) => setTimeout(r, 100));
       expect(pool.workers.every((w) => w.alive)).to.equal(true);
@@ -88,7 +88,7 @@ describe("WorkerPool", function () {
       try {
         expect(killed).to.be.greaterThan(0);
         expect(pool.workers[0]!.pid).to.not.equal(killed);
-        expect((await pool.call("ping")).result).to.be.an("object");
+        expect((await pool.call("ping", {})).result).to.be.an("object");
         expect(lines.some((l) => /^worker on cpu was killed by SIGKILL (before it was ready|during the handshake).*; starting it again \(attempt 2\/3\)$/.test(l)), lines.join("\n")).to.equal(true);
       } finally {
         await pool.close();

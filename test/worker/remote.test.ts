@@ -83,7 +83,7 @@ describe("remote workers over CURVE", function () {
     }
     // closing a remote client only disconnects: the worker still serves the next one
     const again = await connectWorker({ endpoint: served.endpoint, serverPublicKey: server.publicKey, clientKeys: client.secretFile });
-    expect((await again.call("ping")).result.pong).to.equal(true);
+    expect((await again.call("ping", {})).result.pong).to.equal(true);
     await again.close();
   });
 
@@ -166,10 +166,10 @@ describe("remote workers over CURVE", function () {
       const pool = await resources.pool();
       expect(pool.size).to.equal(2);
       expect(pool.workers.map((w) => w.remote)).to.deep.equal([false, true]);
-      const calls = [1, 2, 3, 4].map((i) => pool.call<{ value: number }>("echo", { value: i, delay_s: 0.3 }));
+      const calls = [1, 2, 3, 4].map((i) => pool.call<"echo", { value: number }>("echo", { value: i, delay_s: 0.3 }));
       expect(pool.workers.map((w) => w.inFlight)).to.deep.equal([2, 2]); // least-loaded: both get work
       expect((await Promise.all(calls)).map((r) => r.result.value)).to.deep.equal([1, 2, 3, 4]);
-      const pids = await Promise.all(pool.workers.map((w) => w.call<{ pid: number }>("hello", { protocol: 1 })));
+      const pids = await Promise.all(pool.workers.map((w) => w.call<"hello", { pid: number }>("hello", { protocol: 1 })));
       expect(pids.map((r) => r.result.pid)).to.deep.equal([pool.workers[0]!.pid, served.pid]);
     } finally {
       await resources.close();
@@ -192,7 +192,7 @@ describe("remote workers over CURVE", function () {
       expect(err.message).to.match(new RegExp(`^op echo: remote worker ${served.endpoint.replace(/\./g, "\\.")} sent no heartbeat for 1\\.0 s`));
       expect(Date.now() - t0).to.be.below(5000);
       expect(w.alive).to.equal(false);
-      expect((await rejection(w.call("ping"))).type).to.equal("WorkerDead");
+      expect((await rejection(w.call("ping", {}))).type).to.equal("WorkerDead");
     } finally {
       await w?.close();
     }

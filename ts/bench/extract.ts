@@ -63,7 +63,7 @@ export async function benchExtract(opts: BenchExtractOptions): Promise<BenchExtr
   if (opts.items) args.items = opts.items;
   if (opts.repeats) args.repeats = opts.repeats;
   if (opts.maxNewTokens) args.max_new_tokens = opts.maxNewTokens;
-  return runBenchOp<BenchExtractResult>("bench_extract", args, opts);
+  return runBenchOp<"bench_extract", BenchExtractResult>("bench_extract", args, opts);
 }
 
 /**

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../util/fs.js";
 import { startWorker } from "../worker/client.js";
+import type { OpArgs, OpName } from "../worker/generated/ops.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 export interface BenchTable {
   title: string;
@@ -35,14 +36,14 @@ export function formatBenchReport(report: BenchReport): string {
  * a `date`, and is written as JSON to `out` (atomically) when given. Benches whose measuring happens in
  * Python (train, extract) are this one call.
  */
-export async function runBenchOp<R extends object>(
-  op: string,
-  args: Record<string, unknown>,
+export async function runBenchOp<O extends OpName, R extends object>(
+  op: O,
+  args: OpArgs[O],
   opts: { gpu?: boolean; threads?: number; out?: string; onProgress?: (p: ProgressInfo) => void } = {},
 ): Promise<R & { date: string }> {
   const w = await startWorker({ device: opts.gpu ? "cuda:0" : "cpu", threads: opts.threads ?? 1, startTimeoutS: 300 });
   try {
-    const r = await w.call<R>(op, args, opts.onProgress ? { onProgress: opts.onProgress } : {});
+    const r = await w.call<O, R>(op, args, opts.onProgress ? { onProgress: opts.onProgress } : {});
     const result = { ...r.result, date: new Date().toISOString() };
     if (opts.out) writeFileAtomic(resolve(opts.out), `${JSON.stringify(result, null, 2)}\n`);
     return result;

@@ -272,7 +272,7 @@ export async function runScaleBench(opts: ScaleBenchOptions = {}): Promise<Bench
       const share = Math.ceil(rankedUsers / pool.size);
       const nItems = Number(splitCounts.itemsKept ?? items);
       const floorArgs = { users: share, items: nItems, d: spec.recommender.d_z, k: spec.train.topk, batch_users: spec.train.eval_batch_users };
-      const floorRuns = await Promise.all(pool.workers.map((w) => w.call<{ seconds: number }>("bench_rank_floor", floorArgs)));
+      const floorRuns = await Promise.all(pool.workers.map((w) => w.call<"bench_rank_floor", { seconds: number }>("bench_rank_floor", floorArgs)));
       const floorS = Math.max(...floorRuns.map((x) => x.result.seconds));
 
       const stages = reporter.stages;

@@ -183,7 +183,7 @@ export async function benchServe(opts: BenchServeOptions = {}): Promise<ServeBen
     const worker = await startWorker({ device: "cpu", threads, startTimeoutS: 300 });
     let result: { rows: BenchRow[]; threads: number; shapes: Record<string, unknown> };
     try {
-      const r = await worker.call<typeof result>("bench_serve", {
+      const r = await worker.call<"bench_serve", typeof result>("bench_serve", {
         catalogues: d.catalogues,
         queries: d.queries,
         batch: d.batch,

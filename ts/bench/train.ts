@@ -55,7 +55,7 @@ export async function benchTrain(opts: BenchTrainOptions = {}): Promise<BenchTra
   if (opts.steps) args.steps = opts.steps;
   if (opts.warmup !== undefined) args.warmup = opts.warmup;
   if (opts.precisions?.length) args.precisions = opts.precisions;
-  const r = await runBenchOp<{ rows: BenchTrainRow[] }>("bench_train", args, opts);
+  const r = await runBenchOp<"bench_train", { rows: BenchTrainRow[] }>("bench_train", args, opts);
   return { bench: "train", rows: r.rows, date: r.date };
 }
 

@@ -151,7 +151,7 @@ export async function runTransportBench(opts: TransportBenchOptions = {}): Promi
         ratio(from, shm).toFixed(2), ratio(set, shm).toFixed(3)]);
     }
     log("transport: small messages");
-    const ping = await timeMs(smallCalls, () => shmWorker.call("ping"));
+    const ping = await timeMs(smallCalls, () => shmWorker.call("ping", {}));
     const small = tensor("float32", [256], payload(1024));
     const echo = await timeMs(smallCalls, () => shmWorker.call("echo", {}, { frames: [{ name: "x", tensor: small }] }));
     json.small = {

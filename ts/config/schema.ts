@@ -26,6 +26,8 @@ export interface SchemaNode {
   "x-path"?: PathKind;
   /** linkedout keyword: the key is read by the TypeScript scheduler only and never sent to a worker. */
   "x-scheduler-only"?: boolean;
+  /** linkedout keyword (model and extract keys): whether the TokenStore's tokens depend on the key (its identity). */
+  "x-store-identity"?: boolean;
   [key: string]: unknown;
 }
 
@@ -95,6 +97,8 @@ export function loadSchemaBundle(schemaDir: string = SCHEMA_DIR, opts: { checkMe
     metaSchema: { enum: [...PATH_KINDS] },
   });
   ajv.addKeyword({ keyword: "x-scheduler-only", schemaType: "boolean" });
+  ajv.addKeyword({ keyword: "x-store-identity", schemaType: "boolean" });
+  ajv.addKeyword({ keyword: "x-presets", schemaType: "object" }); // dataset.synthetic.preset: each preset's sizes (ts/data/synth.ts)
   for (const s of sections) {
     if (!s.$id) throw new Error(`schema under ${sectionDir} has no $id`);
     byId.set(s.$id, s);
@@ -183,6 +187,21 @@ export function lookupPath(path: readonly string[], bundle: SchemaBundle): Schem
 export function schedulerOnlyKeys(section: string, bundle: SchemaBundle = loadSchemaBundle()): string[] {
   const props = lookupPath([section], bundle).node?.properties ?? {};
   return Object.keys(props).filter((k) => props[k]?.["x-scheduler-only"] === true);
+}
+
+/** The config sections whose keys feed extraction: each key says `"x-store-identity": true | false`. */
+export const STORE_IDENTITY_SECTIONS = ["model", "extract"] as const;
+
+/**
+ * A section's keys marked `"x-store-identity": true`: what the TokenStore's tokens depend on, so what
+ * names the store (ts/schedule/extract.ts `extractionKeyParts`, Python `linkedout.extract.store_identity`).
+ * A key marked neither true nor false throws: a new key must say whether it changes the tokens.
+ */
+export function storeIdentityKeys(section: (typeof STORE_IDENTITY_SECTIONS)[number], bundle: SchemaBundle = loadSchemaBundle()): string[] {
+  const props = lookupPath([section], bundle).node?.properties ?? {};
+  const unmarked = Object.keys(props).filter((k) => typeof props[k]?.["x-store-identity"] !== "boolean");
+  if (unmarked.length) throw new Error(`schemas/config/${section}.schema.json: ${unmarked.map((k) => `${section}.${k}`).join(", ")} must say "x-store-identity": true or false`);
+  return Object.keys(props).filter((k) => props[k]?.["x-store-identity"] === true);
 }
 
 /** Levenshtein distance, for "did you mean". */

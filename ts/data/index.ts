@@ -16,7 +16,7 @@ export { officialSplit, checkUsersLeft, writeSplit, splitDataset, readSplit, spl
 export type { OfficialSplit, SplitOptions, SplitCounts, SplitManifest, CatalogueItem, TrainRow, EvalRow } from "./split.js";
 export { datasetStats, statsRows, formatStats } from "./stats.js";
 export type { DatasetStats } from "./stats.js";
-export { synthesizeDataset, planSynthetic, synthCsvs, synthSideCsv, resolveSynthOptions, synthTopics, SYNTH_PRESETS, SYNTH_SIDE_COLUMNS, SYNTH_VARIANT } from "./synth.js";
+export { synthesizeDataset, planSynthetic, synthCsvs, synthSideCsv, resolveSynthOptions, synthTopics, SYNTH_DEFAULTS, SYNTH_PRESETS, SYNTH_SIDE_COLUMNS, SYNTH_VARIANT } from "./synth.js";
 export { readSideFile, sideChannelDigest, sideChannelValues, sideFilePath } from "./side.js";
 export type { SideFile } from "./side.js";
 export type { SynthOptions, SynthPreset, SynthPlan, SynthResult, SynthProgress, RenderWorker, ResolvedSynthOptions, Topic, VideoSpec, VideoCodec } from "./synth.js";

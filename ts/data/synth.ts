@@ -19,15 +19,40 @@ import { Rng, WeightedSampler } from "./prng.js";
 export const SYNTH_VARIANT = "synth";
 
 export type SynthPreset = "tiny" | "default" | "10k";
-
-/** Sizes per preset; explicit `users`/`items`/`topics` override them. */
-export const SYNTH_PRESETS: Record<SynthPreset, { users: number; items: number; topics: number }> = {
-  tiny: { users: 60, items: 30, topics: 4 },
-  default: { users: 500, items: 200, topics: 8 },
-  "10k": { users: 10_000, items: 4_000, topics: 12 },
-};
-
 export type VideoCodec = "mpeg4" | "libx264";
+type PresetSizes = { users: number; items: number; topics: number };
+
+/** `dataset.synthetic` in schemas/config/dataset.schema.json: the one place its defaults and presets are written. */
+interface SyntheticSchema {
+  properties: {
+    preset: { default: SynthPreset; "x-presets": Record<SynthPreset, PresetSizes> };
+    seed: { default: number };
+    cold_share: { default: number };
+    width: { default: number };
+    height: { default: number };
+    fps: { default: number };
+    codec: { default: VideoCodec };
+  };
+}
+const SYNTHETIC_SCHEMA = (
+  JSON.parse(readFileSync(new URL("../../schemas/config/dataset.schema.json", import.meta.url), "utf8")) as {
+    properties: { synthetic: SyntheticSchema };
+  }
+).properties.synthetic.properties;
+
+/** Sizes per preset (the schema's `x-presets`); explicit `users`/`items`/`topics` override them. */
+export const SYNTH_PRESETS: Readonly<Record<SynthPreset, PresetSizes>> = SYNTHETIC_SCHEMA.preset["x-presets"];
+
+/** What an unset option means: the schema's defaults (a config gets the same from the loader). */
+export const SYNTH_DEFAULTS = {
+  preset: SYNTHETIC_SCHEMA.preset.default,
+  seed: SYNTHETIC_SCHEMA.seed.default,
+  coldShare: SYNTHETIC_SCHEMA.cold_share.default,
+  width: SYNTHETIC_SCHEMA.width.default,
+  height: SYNTHETIC_SCHEMA.height.default,
+  fps: SYNTHETIC_SCHEMA.fps.default,
+  codec: SYNTHETIC_SCHEMA.codec.default,
+} as const;
 
 export interface SynthOptions {
   /** output directory (created) */
@@ -38,7 +63,7 @@ export interface SynthOptions {
   items?: number;
   topics?: number;
   seed?: number;
-  /** share of items planted cold (rare in training, test targets). Default 0.12. */
+  /** share of items planted cold (rare in training, test targets). Unset: the schema's default. */
   coldShare?: number;
   width?: number;
   height?: number;
@@ -159,19 +184,19 @@ export interface SynthPlan {
 }
 
 export function resolveSynthOptions(opts: Omit<SynthOptions, "out">): ResolvedSynthOptions {
-  const preset = SYNTH_PRESETS[opts.preset ?? "default"];
+  const preset = SYNTH_PRESETS[opts.preset ?? SYNTH_DEFAULTS.preset];
   if (!preset) throw new DataError(`unknown synthetic preset '${opts.preset}' (expected ${Object.keys(SYNTH_PRESETS).join(", ")})`);
   const r: ResolvedSynthOptions = {
     // 0 (the config schema's default) means "the preset's"
     users: opts.users || preset.users,
     items: opts.items || preset.items,
     topics: opts.topics || preset.topics,
-    seed: opts.seed ?? 0,
-    coldShare: opts.coldShare ?? 0.12,
-    width: opts.width ?? 64,
-    height: opts.height ?? 64,
-    fps: opts.fps ?? 8,
-    codec: opts.codec ?? "mpeg4",
+    seed: opts.seed ?? SYNTH_DEFAULTS.seed,
+    coldShare: opts.coldShare ?? SYNTH_DEFAULTS.coldShare,
+    width: opts.width ?? SYNTH_DEFAULTS.width,
+    height: opts.height ?? SYNTH_DEFAULTS.height,
+    fps: opts.fps ?? SYNTH_DEFAULTS.fps,
+    codec: opts.codec ?? SYNTH_DEFAULTS.codec,
   };
   const int = (name: keyof ResolvedSynthOptions, lo: number) => {
     const v = r[name] as number;

@@ -11,10 +11,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
 import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
+import type { ExtractArgs } from "../worker/generated/ops.js";
 import type { ProgressInfo } from "../worker/protocol.js";
 import { contentHash } from "../util/fs.js";
 import type { ExtractConfig, ModelConfig } from "../config/index.js";
-import { schedulerOnlyKeys } from "../config/schema.js";
+import { schedulerOnlyKeys, STORE_IDENTITY_SECTIONS, storeIdentityKeys } from "../config/schema.js";
+import { TOKENSTORE_FORMAT } from "./tokenstore-files.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {
@@ -31,22 +33,29 @@ function workerExtractArgs(s: ExtractConfig): Record<string, unknown> {
   return Object.fromEntries(Object.entries(s).filter(([k]) => !schedulerOnly.has(k)));
 }
 
-/** What the store's content depends on (the content hash names the store directory). */
+/**
+ * What the store's content depends on (the content hash names the store directory): the format, the
+ * dataset, and every `model` and `extract` key the schema marks `"x-store-identity": true`, each under
+ * its own name — except two pairs where one key decides whether the other counts: the tiny model's
+ * shape counts only when model.path is empty (part `model`), tap_every only when taps is empty (part
+ * `taps`, rule 2: tap_every counts from layer 0; the last layer is stored beside the configured taps).
+ * Python computes the same (linkedout.extract.store_identity); schemas/fixtures/store-identity.json
+ * holds cases both suites check.
+ */
 export function extractionKeyParts(dataset: string, model: ModelConfig, s: ExtractConfig): Record<string, unknown> {
+  const parts: Record<string, unknown> = { format: TOKENSTORE_FORMAT, dataset };
+  const values: Record<string, Record<string, unknown>> = { model: { ...model }, extract: { ...s } };
+  for (const section of STORE_IDENTITY_SECTIONS) {
+    for (const key of storeIdentityKeys(section)) {
+      if (key in parts) throw new Error(`store identity: ${section}.${key} collides with another part named ${key}`);
+      parts[key] = values[section]![key];
+    }
+  }
+  const { path: _path, tiny: _tiny, tap_every: _tapEvery, ...plain } = parts;
   return {
-    format: "linkedout.tokenstore/1",
-    dataset,
+    ...plain,
     model: model.path === "" ? { tiny: model.tiny } : { path: model.path },
-    dtype: model.dtype,
-    prompts: s.prompts,
-    side_channels: s.side_channels,
-    side_channel_max_chars: s.side_channel_max_chars,
-    frames: s.frames,
-    // rule 2: tap_every counts from layer 0 (0, k, 2k, ...); the last layer is stored beside the configured taps
     taps: s.taps.length > 0 ? { taps: s.taps, rule: 2 } : { tap_every: s.tap_every, rule: 2 },
-    merged_tokens: s.merged_tokens,
-    max_new_tokens: s.max_new_tokens,
-    store_dtype: s.store_dtype,
   };
 }
 
@@ -224,9 +233,9 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   const runShard = async (w: WorkerClient, job: { shard: number; attempts: number }): Promise<void> => {
     const m = shards[job.shard]!;
     const items = m.ids.map((id) => {
-      const it = byId.get(id)!;
-      const out: Record<string, string | number | null> = {};
-      for (const [k, v] of Object.entries(it)) if (v !== undefined) out[k] = v;
+      const { item, video, ...side } = byId.get(id)!;
+      const out: ExtractArgs["items"][number] = { item, video };
+      for (const [k, v] of Object.entries(side)) if (v !== undefined) out[k] = v;
       return out;
     });
     const args = {
@@ -241,7 +250,7 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
       extract: workerExtractArgs(s),
     };
     baseOf.delete(m.shard);
-    const r = await w.call<ShardResult>("extract", args, {
+    const r = await w.call<"extract", ShardResult>("extract", args, {
       timeoutMs: opts.shardTimeoutMs,
       onProgress: (p: ProgressInfo) => {
         if (!baseOf.has(m.shard)) baseOf.set(m.shard, p.done);

@@ -6,7 +6,8 @@ import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, r
 import { dirname, join, relative, resolve } from "node:path";
 import { showSource, sourceOf, type LoadedConfig } from "../config/index.js";
 import { checkUsersLeft, loadMicroLens, officialSplit } from "../data/index.js";
-import { checkBeforeRun, splitOptions, usesContent } from "./pipeline.js";
+import { splitOptions, usesContent } from "./dataset-source.js";
+import { checkBeforeRun } from "./side-channels.js";
 
 /** The `architectures` entry of a LLaVA-OneVision checkpoint's config.json (what the worker loads it as). */
 export const LLAVA_ONEVISION_ARCHITECTURE = "LlavaOnevisionForConditionalGeneration";

@@ -70,10 +70,6 @@ export class RunResources {
     return Math.max(1, Math.min(this.workers.count * this.workers.threads, availableParallelism()));
   }
 
-  get workerSettings(): WorkersConfig {
-    return this.workers;
-  }
-
   async close(): Promise<void> {
     await this.stop((pool) => pool.close());
   }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ServeError } from "./errors.js";
 import { readCsv } from "../data/csv.js";
-import { startWorker, WorkerError, type ProgressInfo } from "../worker/index.js";
+import { startWorker, WorkerError, type OpArgs, type ProgressInfo } from "../worker/index.js";
 import { checkRunDir, serveSettingsForRun } from "./config.js";
 
 export interface AddItemsOptions {
@@ -27,11 +27,8 @@ export interface AddItemsResult {
   token_store: string;
 }
 
-export interface NewVideo {
-  item: string;
-  video: string;
-  title?: string;
-}
+/** One video to add (the `add_items` op's `videos` entry, schemas/protocol/ops/add_items.args.schema.json). */
+export type NewVideo = OpArgs["add_items"]["videos"][number];
 
 /** Parse `PATH` / `ITEM=PATH` arguments; every problem names the argument. */
 export function parseVideoArgs(args: readonly string[], titles: ReadonlyMap<string, string> = new Map()): NewVideo[] {
@@ -69,7 +66,7 @@ export async function addItems(opts: AddItemsOptions): Promise<AddItemsResult> {
   const videos = parseVideoArgs(opts.videos, opts.titlesCsv ? readTitles(opts.titlesCsv) : new Map());
   const worker = await startWorker({ device: "cpu", threads: opts.threads ?? 1 });
   try {
-    const r = await worker.call<AddItemsResult>("add_items", { run_dir: runDir, store_dir: storeDir, videos }, { onProgress: opts.onProgress });
+    const r = await worker.call<"add_items", AddItemsResult>("add_items", { run_dir: runDir, store_dir: storeDir, videos }, { onProgress: opts.onProgress });
     return r.result;
   } catch (err) {
     if (err instanceof WorkerError) throw new ServeError(`add-items ${opts.runDir}: ${err.message.split("\n")[0]}`);

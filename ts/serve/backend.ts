@@ -133,7 +133,7 @@ export class RankingBackend {
   }
 
   private async callWorker(queries: RecommendQuery[]): Promise<WireResult> {
-    const r = await this.worker.call<WireResult>("recommend", {
+    const r = await this.worker.call<"recommend", WireResult>("recommend", {
       run_dir: this.opts.runDir,
       store_dir: this.opts.storeDir,
       max_k: this.opts.maxK,

@@ -22,6 +22,7 @@ import { TensorCodecError, type Tensor } from "./codec.js";
 import { WorkerError } from "./errors.js";
 import { FrameChannel, type InFrame, type OutFrame } from "./frames.js";
 import { Liveness } from "./liveness.js";
+import type { OpArgs, OpName } from "./generated/ops.js";
 import { argsProblem, headerProblem, PROTOCOL_VERSION, type ProgressInfo, type ReplyHeader, type RequestHeader } from "./protocol.js";
 import { connectFailure, openRemoteSocket, watchHandshake, type ConnectWorkerOptions } from "./remote.js";
 import type { Slot } from "./shm.js";
@@ -241,7 +242,7 @@ export class WorkerClient {
   }
 
   private async handshake(extra: Record<string, unknown>, timeoutS: number, mismatch: string): Promise<WorkerInfo> {
-    const hello = await this.call<WorkerInfo>("hello", { protocol: PROTOCOL_VERSION, ...extra }, { timeoutMs: timeoutS * 1000 });
+    const hello = await this.call<"hello", WorkerInfo>("hello", { protocol: PROTOCOL_VERSION, ...extra }, { timeoutMs: timeoutS * 1000 });
     if (hello.result.protocol !== PROTOCOL_VERSION) {
       throw new WorkerError("ProtocolVersion", `${mismatch} ${hello.result.protocol}, this client ${PROTOCOL_VERSION}`);
     }
@@ -272,8 +273,11 @@ export class WorkerClient {
     });
   }
 
-  /** Call `op` with JSON `args` and optional frames; resolves with the result or rejects with WorkerError. */
-  async call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<CallResult<R>> {
+  /**
+   * Call `op` with JSON `args` (typed by the op's schema, `OpArgs`) and optional frames; resolves with
+   * the result (`R`) or rejects with WorkerError.
+   */
+  async call<O extends OpName, R = Record<string, unknown>>(op: O, args: OpArgs[O], opts: CallOptions = {}): Promise<CallResult<R>> {
     if (this.deadReason) throw new WorkerError("WorkerDead", `op ${op}: ${this.deadReason}`, op);
     const argsBad = argsProblem(op, args);
     if (argsBad) throw new WorkerError("ArgsInvalid", `op ${op}: ${argsBad}`, op);
@@ -434,9 +438,4 @@ export function connectWorker(opts: ConnectWorkerOptions): Promise<WorkerClient>
 /** Start one worker and complete the handshake. */
 export function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerClient> {
   return WorkerClient.start(opts);
-}
-
-/** Check args against the op's schema before sending (the worker checks again). */
-export function checkArgs(op: string, args: unknown): string | null {
-  return argsProblem(op, args);
 }

@@ -13,10 +13,12 @@
  */
 import { WorkerClient, type CallOptions, type CallResult, type StartWorkerOptions } from "./client.js";
 import { WorkerError } from "./errors.js";
+import { IDEMPOTENT_OPS, type OpArgs, type OpName } from "./generated/ops.js";
 import type { ConnectWorkerOptions } from "./remote.js";
 
-/** Ops whose second run, after the first died part-way, gives the same result (they write then rename, or skip what is done). */
-export const IDEMPOTENT_OPS: ReadonlySet<string> = new Set(["render_videos", "extract", "embed", "rank", "build_tiny_model", "plot_report"]);
+// Ops whose second run, after the first died part-way, gives the same result (they write then rename,
+// or skip what is done): the op schemas that say `"x-idempotent": true`.
+export { IDEMPOTENT_OPS } from "./generated/ops.js";
 
 /** Where a call may run. */
 export type Where = "any" | "local" | { device: "cpu" | "cuda" };
@@ -98,14 +100,17 @@ export class WorkerPool {
     return this.slots.length;
   }
 
-  /** Run `op` on a worker allowed by `where`; retried on another worker if its worker dies (see PoolCallOptions.attempts). */
-  async call<R = Record<string, unknown>>(op: string, args: Record<string, unknown> = {}, opts: PoolCallOptions = {}): Promise<CallResult<R>> {
+  /**
+   * Run `op` on a worker allowed by `where` with `args` typed by the op's schema (`OpArgs`); retried on
+   * another worker if its worker dies (see PoolCallOptions.attempts).
+   */
+  async call<O extends OpName, R = Record<string, unknown>>(op: O, args: OpArgs[O], opts: PoolCallOptions = {}): Promise<CallResult<R>> {
     const { where = "any", attempts = IDEMPOTENT_OPS.has(op) ? this.maxAttempts : 1, log = this.onLog, retryNote, ...callOpts } = opts;
     for (let attempt = 1; ; attempt++) {
       const picked = this.pick(op, where); // synchronous when a live worker may take it
       const w = picked instanceof WorkerClient ? picked : await picked;
       try {
-        return await w.call<R>(op, args, callOpts);
+        return await w.call<O, R>(op, args, callOpts);
       } catch (err) {
         // only a death is retried: an op's own error would happen again
         if (!(err instanceof WorkerError && err.type === "WorkerDead") || w.alive) throw err;

@@ -23,7 +23,8 @@ export interface RequestHeader {
   v: number;
   id: string;
   op: string;
-  args: Record<string, unknown>;
+  /** the op's args (ts/worker/generated/ops.ts `OpArgs`, from schemas/protocol/ops/) */
+  args: object;
   frames: FrameDescriptor[];
   /** shm files the worker may overwrite with large results */
   shm_out?: string[];
@@ -56,6 +57,8 @@ function getAjv(): Ajv {
     // an op's args may $ref a config section (the `extract` op takes the `extract` section as it is)
     ajv.addKeyword({ keyword: "x-path", schemaType: "string" });
     ajv.addKeyword({ keyword: "x-scheduler-only", schemaType: "boolean" });
+    ajv.addKeyword({ keyword: "x-store-identity", schemaType: "boolean" });
+    ajv.addKeyword({ keyword: "x-idempotent", schemaType: "boolean" });
     for (const dir of [SCHEMA_DIR, CONFIG_SCHEMA_DIR]) {
       for (const file of readdirSync(dir).filter((f) => f.endsWith(".schema.json")).sort()) {
         ajv.addSchema(JSON.parse(readFileSync(path.join(dir, file), "utf8")));

@@ -1,6 +1,7 @@
 /**
- * Process supervision of one local worker: spawn `python -m linkedout.worker`, keep a tail of its
- * output, wait for its ready line, and report its exit. Knows nothing of the socket protocol.
+ * Process supervision of one worker: spawn `python -m linkedout.worker`, keep a tail of its output,
+ * wait for its ready line, and report its exit. Knows nothing of the socket protocol. The one place a
+ * worker process is started: for a WorkerClient (client.ts) and for `lo-exp worker` (remote-server.ts).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,13 +21,27 @@ export interface SpawnOptions {
   device: string;
   threads: number;
   heartbeatS: number;
-  maxMessageBytes: number;
-  /** ipc://… or tcp://127.0.0.1:PORT; default ipc:// in a private mkdtemp directory (0700) */
+  /** the worker's own default when unset */
+  maxMessageBytes?: number;
+  /** ipc://… or tcp://127.0.0.1:PORT (any tcp:// address with `keys`); default ipc:// in a private mkdtemp directory (0700) */
   endpoint?: string;
+  /** CURVE key directory (a remote worker, remote-server.ts) */
+  keys?: string;
   python?: string;
   startTimeoutS: number;
   env?: Record<string, string>;
+  /** its own process group: a terminal's Ctrl-C reaches only the parent, which stops it cleanly */
+  detached?: boolean;
   onLog?: (line: string, stream: "stdout" | "stderr") => void;
+  /** The message of a worker that exited before it was ready; default: "worker on DEVICE … before it was ready" and its output tail. */
+  describeStartExit?: (exit: string, logTail: readonly string[]) => string;
+}
+
+/** The line a worker prints once its socket is bound (py/linkedout/worker/server.py). */
+export interface ReadyLine {
+  endpoint: string;
+  pid: number;
+  curve?: { server_public_key: string; clients: number };
 }
 
 export interface ExitStatus {
@@ -43,6 +58,8 @@ export interface WorkerProcess {
   privateDir: string | null;
   /** its last output lines (shared, still growing) */
   logTail: string[];
+  /** what it printed in its ready line */
+  ready: ReadyLine;
 }
 
 /** How an exit reads in messages: "was killed by SIGKILL" / "exited with code 3". */
@@ -75,8 +92,11 @@ export async function spawnWorkerProcess(opts: SpawnOptions): Promise<WorkerProc
   if (!launch) throw new WorkerError("DeviceInvalid", `device '${device}': use "cpu" or "cuda:N"`);
   const env: Record<string, string> = { ...launch.env, ...opts.env };
   const args = ["-m", "linkedout.worker", "--bind", endpoint, "--device", launch.deviceArg, "--threads", String(opts.threads),
-    "--heartbeat-s", String(opts.heartbeatS), "--max-message-bytes", String(opts.maxMessageBytes)];
-  const subprocess = execa(python, args, { env, reject: false, buffer: false, stdin: "ignore", stdout: "pipe", stderr: "pipe", cleanup: true, cwd: REPO_ROOT });
+    "--heartbeat-s", String(opts.heartbeatS)];
+  if (opts.maxMessageBytes !== undefined) args.push("--max-message-bytes", String(opts.maxMessageBytes));
+  if (opts.keys !== undefined) args.push("--keys", opts.keys);
+  // If we die anyway, a worker notices it was re-parented and exits (py/linkedout/worker/server.py).
+  const subprocess = execa(python, args, { env, reject: false, buffer: false, stdin: "ignore", stdout: "pipe", stderr: "pipe", cleanup: true, cwd: REPO_ROOT, detached: opts.detached ?? false });
   subprocess.catch(() => undefined); // exits are watched through the ChildProcess "exit" event
   // At runtime execa's subprocess IS a node ChildProcess (its typings hide the EventEmitter side).
   const proc = subprocess as unknown as ChildProcess;
@@ -88,7 +108,7 @@ export async function spawnWorkerProcess(opts: SpawnOptions): Promise<WorkerProc
     opts.onLog?.(line, stream);
   };
   createInterface({ input: proc.stderr! }).on("line", (l) => keep(l, "stderr"));
-  const ready = new Promise<string>((resolve, reject) => {
+  const ready = new Promise<ReadyLine>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new WorkerError("StartTimeout", `worker on ${device} did not become ready in ${opts.startTimeoutS} s\n${logTail.join("\n")}`)),
       opts.startTimeoutS * 1000,
@@ -97,7 +117,7 @@ export async function spawnWorkerProcess(opts: SpawnOptions): Promise<WorkerProc
       if (!l.startsWith(READY_PREFIX)) return keep(l, "stdout");
       clearTimeout(timer);
       try {
-        resolve((JSON.parse(l.slice(READY_PREFIX.length)) as { endpoint: string }).endpoint);
+        resolve(JSON.parse(l.slice(READY_PREFIX.length)) as ReadyLine);
       } catch {
         reject(new WorkerError("StartFailed", `worker on ${device} printed an unreadable ready line: ${l}`));
       }
@@ -110,12 +130,15 @@ export async function spawnWorkerProcess(opts: SpawnOptions): Promise<WorkerProc
     proc.once("exit", async (code, signal) => {
       clearTimeout(timer);
       await drained;
-      reject(new WorkerError(signal ? "StartKilled" : "StartFailed",
-        `worker on ${device} ${describeExit(code, signal)} before it was ready (${python} -m linkedout.worker)\n${logTail.join("\n")}`));
+      const exit = describeExit(code, signal);
+      reject(new WorkerError(signal ? "StartKilled" : "StartFailed", opts.describeStartExit
+        ? opts.describeStartExit(exit, logTail)
+        : `worker on ${device} ${exit} before it was ready (${python} -m linkedout.worker)\n${logTail.join("\n")}`));
     });
   });
   try {
-    return { proc, endpoint: await ready, privateDir, logTail };
+    const line = await ready;
+    return { proc, endpoint: line.endpoint, privateDir, logTail, ready: line };
   } catch (err) {
     proc.kill("SIGKILL");
     if (privateDir) rmSync(privateDir, { recursive: true, force: true });

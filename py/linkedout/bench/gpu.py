@@ -69,6 +69,7 @@ def _sync(dev: torch.device) -> None:
 
 
 def bench_extraction(dev: torch.device, sz: Sizes, log: Log) -> dict[str, Any]:
+    from linkedout.config import default
     from linkedout.bench.extract import bench_config
     from linkedout.extract.extractor import ExtractSettings, Extractor
     from linkedout.extract.tiny_model import build_random_backbone
@@ -79,7 +80,7 @@ def bench_extraction(dev: torch.device, sz: Sizes, log: Log) -> dict[str, Any]:
     _sync(dev)
     log(f"extract: random {sz.backbone} LLaVA-OneVision built on {dev} in {time.perf_counter() - t0:.1f} s "
         f"({sum(p.numel() for p in backbone.model.parameters()) / 1e9:.2f} B params, bf16, sdpa)")
-    prompts = ("Describe this video in detail.", "What is the main topic of this video?")
+    prompts: tuple[str, ...] = default("extract", "prompts")  # the default prompt bank (schemas/config/extract.schema.json)
     # the 7B taps the paper's layers (L0..L20; the last layer is stored too: 7 taps, the train preset's shapes);
     # the toy model taps every 4th layer by the same rule
     taps = (0, 4, 8, 12, 16, 20) if sz.backbone == "7b" else ()

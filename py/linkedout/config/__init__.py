@@ -52,3 +52,20 @@ def default(section: str, path: str) -> Any:
     for part in path.split("."):
         value = value[part]
     return value
+
+
+STORE_IDENTITY_SECTIONS = ("model", "extract")
+"""The config sections whose keys feed extraction: each key says ``"x-store-identity": true | false``."""
+
+
+def store_identity_keys(section: str) -> list[str]:
+    """The section's keys marked ``"x-store-identity": true``: what the TokenStore's tokens depend on.
+
+    A key marked neither true nor false raises: a new key must say whether it changes the tokens
+    (TypeScript: ``storeIdentityKeys`` in ts/config/schema.ts)."""
+    props = section_schema(section)["properties"]
+    unmarked = [k for k, p in props.items() if not isinstance(p.get("x-store-identity"), bool)]
+    if unmarked:
+        raise ValueError(f"schemas/config/{section}.schema.json: {', '.join(f'{section}.{k}' for k in unmarked)} "
+                         'must say "x-store-identity": true or false')
+    return [k for k, p in props.items() if p["x-store-identity"] is True]

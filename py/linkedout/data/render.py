@@ -14,7 +14,6 @@ be downloaded on the machines this project is built and tested on.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Callable, Literal, get_args
 import av
 import numpy as np
 from PIL import Image
+
+from ..util.atomic import write_atomic
 
 Shape = Literal["circle", "ring", "square", "diamond", "triangle", "cross", "bar"]
 Motion = Literal["left_right", "up_down", "orbit", "diagonal", "zoom", "spin"]
@@ -163,46 +164,38 @@ def encode_mp4(frames: np.ndarray, path: Path, settings: RenderSettings) -> None
     macroblock tree and B-frame decisions were seen to vary between runs in one process (its asm
     reads memory whose contents differ run to run), so for libx264 they are switched off.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(settings.codec, rate=settings.fps)
-            stream.width = settings.width
-            stream.height = settings.height
-            stream.pix_fmt = "yuv420p"
-            stream.codec_context.time_base = Fraction(1, settings.fps)
-            stream.codec_context.thread_count = 1  # threaded encoders may decide differently run to run
-            if settings.codec == "libx264":
-                stream.codec_context.options = {
-                    "preset": "veryfast",
-                    "crf": "20",
-                    "x264-params": "threads=1:rc-lookahead=0:mbtree=0:bframes=0",
-                }
-            else:
-                stream.codec_context.bit_rate = 400_000
-            for index, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                frame.pts = index
-                frame.time_base = Fraction(1, settings.fps)
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
+    write_atomic(path, lambda tmp: _encode_mp4_to(frames, tmp, settings))
+
+
+def _encode_mp4_to(frames: np.ndarray, tmp: Path, settings: RenderSettings) -> None:
+    with av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream(settings.codec, rate=settings.fps)
+        stream.width = settings.width
+        stream.height = settings.height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, settings.fps)
+        stream.codec_context.thread_count = 1  # threaded encoders may decide differently run to run
+        if settings.codec == "libx264":
+            stream.codec_context.options = {
+                "preset": "veryfast",
+                "crf": "20",
+                "x264-params": "threads=1:rc-lookahead=0:mbtree=0:bframes=0",
+            }
+        else:
+            stream.codec_context.bit_rate = 400_000
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, settings.fps)
+            for packet in stream.encode(frame):
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def write_cover(frame: np.ndarray, path: Path) -> None:
     """Save one RGB frame as the item's cover .jpg (atomically)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        Image.fromarray(frame, mode="RGB").save(tmp, format="JPEG", quality=90)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, lambda tmp: Image.fromarray(frame, mode="RGB").save(tmp, format="JPEG", quality=90))
 
 
 def decode_frames(path: Path) -> np.ndarray:

@@ -23,12 +23,14 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, get_args
 
 import numpy as np
 import torch
 
-from ..config import section_defaults, section_schema
+from ..config import section_schema
+from ..config.generated import ExtractSection, ExtractStoreDtype
+from ..config.typed import from_dict
 from ..store.token_store import Failure, FeatureBatch, ShardWriter, StoreSettings, TokenStoreError, TokenStoreWriter, finalize_store
 from .backbone import Backbone
 from .frames import BadVideo, sample_frames
@@ -36,28 +38,15 @@ from .hooks import Captured, LayerTaps, resolve_taps, stored_taps
 from .merge import tome_merge
 from .prompts import chat_prompt, user_text
 
-_DEFAULT = section_defaults("extract")  # the defaults, from schemas/config/extract.schema.json
-
-
 # extract keys that only the TypeScript scheduler reads (sharding, retries): the op's args never carry them
 SCHEDULER_ONLY_KEYS = frozenset(k for k, p in section_schema("extract")["properties"].items() if p.get("x-scheduler-only"))
 
 
-@dataclass(frozen=True)
-class ExtractSettings:
-    """The ``extract`` config section as the worker sees it (schemas/config/extract.schema.json, defaults
-    read from it), less the keys only the TypeScript scheduler reads (``SCHEDULER_ONLY_KEYS``)."""
-
-    frames: int = _DEFAULT["frames"]
-    prompts: tuple[str, ...] = _DEFAULT["prompts"]  # the prompt bank
-    side_channels: tuple[str, ...] = _DEFAULT["side_channels"]
-    side_channel_max_chars: int = _DEFAULT["side_channel_max_chars"]
-    tap_every: int = _DEFAULT["tap_every"]
-    taps: tuple[int, ...] = _DEFAULT["taps"]
-    merged_tokens: int = _DEFAULT["merged_tokens"]
-    max_new_tokens: int = _DEFAULT["max_new_tokens"]
-    batch_size: int = _DEFAULT["batch_size"]
-    store_dtype: str = _DEFAULT["store_dtype"]  # float16 | bfloat16
+@dataclass(frozen=True, kw_only=True)
+class ExtractSettings(ExtractSection):
+    """The ``extract`` config section as the worker sees it: fields, types and defaults generated from
+    schemas/config/extract.schema.json, less the keys only the TypeScript scheduler reads
+    (``SCHEDULER_ONLY_KEYS``), with the checks the schema cannot make."""
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 2:
@@ -67,21 +56,13 @@ class ExtractSettings:
                 raise ValueError(f"extract.{name}: must be >= 1, got {getattr(self, name)}")
         if not self.prompts:
             raise ValueError("extract.prompts: the prompt bank is empty")
-        dtypes = section_schema("extract")["properties"]["store_dtype"]["enum"]
-        if self.store_dtype not in dtypes:
-            raise ValueError(f"extract.store_dtype: {self.store_dtype!r} is not one of {', '.join(dtypes)}")
+        if self.store_dtype not in get_args(ExtractStoreDtype):
+            raise ValueError(f"extract.store_dtype: {self.store_dtype!r} is not one of {', '.join(get_args(ExtractStoreDtype))}")
 
-    @staticmethod
-    def from_json(d: Mapping[str, Any]) -> "ExtractSettings":
-        known = set(ExtractSettings.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"extract.{unknown[0]}: unknown setting")
-        kw = dict(d)
-        for k in ("prompts", "side_channels", "taps"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
-        return ExtractSettings(**kw)
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, path: str = "extract") -> "ExtractSettings":
+        """Unknown keys and wrong types raise ConfigError (a ValueError) naming the key."""
+        return from_dict(cls, data, path)
 
     @property
     def new_tokens(self) -> int:

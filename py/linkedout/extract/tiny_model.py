@@ -43,7 +43,9 @@ LLAVA_OV_CHAT_TEMPLATE = (
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 
-# A small built-in corpus so the BPE merges cover the words prompts and titles use.
+# A small built-in corpus so the BPE merges cover the words prompts and titles use. It is the tokenizer's
+# training text, not a prompt (the default prompt bank is `extract.prompts` in schemas/config/extract.schema.json):
+# it stays fixed so that the tiny model, and every store and ranking built with it, keeps its bytes.
 _CORPUS = [
     "Describe this video in detail.",
     "What is the main topic of this video? Answer in a few words.",

@@ -27,10 +27,9 @@ from typing import Any, Callable, Mapping, Sequence
 import pyarrow as pa
 
 from ..store.token_store import StoreSettings, TokenStoreError
+from ..config.typed import to_dict
 from .extractor import ExtractSettings, ShardReport
-
-# keys of the `extract` config section that are orchestration, not what the extractor computes
-_ORCHESTRATION_KEYS = ("shard_size", "retry_failed", "max_attempts", "engine", "ray")
+from .store_identity import extraction_key
 
 
 class WorkUnitError(Exception):
@@ -135,13 +134,13 @@ def store_identity(store_dir: str | os.PathLike[str], job: ExtractJob, items_pat
     if spath.exists():
         s = StoreSettings.from_json(json.loads(spath.read_text()))
         return s.key, s.dataset
-    parts = {"model": job.model_path, "dtype": job.model_dtype, "extract": {k: v for k, v in job.settings.__dict__.items()}}
-    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()[:16]
     h = hashlib.sha256()
     with open(items_path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return key, h.hexdigest()[:16]
+    dataset = h.hexdigest()[:16]
+    # the identity the orchestrator's extractionKey gives these inputs (both derived from the schema marks)
+    return extraction_key(dataset, {"path": job.model_path, "dtype": job.model_dtype}, to_dict(job.settings)), dataset
 
 
 ProgressFn = Callable[[int, int, str], None]

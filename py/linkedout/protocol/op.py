@@ -5,7 +5,8 @@ attribute name). A handler has the signature
 
     def my_op(args: dict[str, Any], frames: dict[str, torch.Tensor | pa.Table], ctx: OpContext) -> OpResult
 
-`args` have already been validated against `schemas/protocol/ops/<op>.args.schema.json`; tensor frames
+`args` have already been validated against `schemas/protocol/ops/<op>.args.schema.json`
+(``linkedout.protocol.op_args.<Op>Args.from_json(args, "args")`` types them, defaults filled); tensor frames
 are read-only views of the received bytes: `.clone()` one before modifying it in place or keeping it
 beyond the call (large frames live in a shared-memory file the client reuses after the reply).
 """
@@ -120,15 +121,13 @@ Handler = Callable[[dict[str, Any], dict[str, FrameValue], OpContext], OpResult]
 class Op:
     """One registry entry.
 
-    handler      the function that does the work
-    args_schema  the name <op> of `schemas/protocol/ops/<op>.args.schema.json`
+    handler      the function that does the work (its args: `schemas/protocol/ops/<op name>.args.schema.json`)
     frames       expected input tensor frames (name -> spec); None = any frames accepted
     inline       run on the socket thread (only for tiny control ops: hello, ping, shutdown)
     progress     whether the op streams progress messages (documentation for callers)
     """
 
     handler: Handler
-    args_schema: str
     frames: dict[str, TensorSpec] | None = None
     inline: bool = False
     progress: bool = False

@@ -18,8 +18,6 @@ Inputs are the run's Arrow files:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +30,8 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.ipc as ipc  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.mlab import GaussianKDE  # noqa: E402
+
+from ..util.atomic import write_atomic  # noqa: E402
 
 
 def read_arrow(path: str | Path) -> pa.Table:
@@ -89,15 +89,10 @@ def average_contribution_percent(matrix: np.ndarray) -> np.ndarray:
 def _save(fig: Figure, path: Path) -> None:
     """Write the PNG under a temporary name, then rename: no half-written plot is ever seen."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"), suffix=".tmp.png")  # the suffix picks the format
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def layer_label(layer: int) -> str:

@@ -23,6 +23,7 @@ from linkedout.store.token_store import TokenStore
 from linkedout.train.data import Catalogue, ContentSource, open_content
 from linkedout.train.spec import TrainSpec
 from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult, torch_threads
+from linkedout.protocol.op_args import EmbedArgs
 
 STORE_DIR = "embeddings"
 
@@ -42,11 +43,12 @@ def _model_run_dir(run_dir: str | Path, store: EmbeddingStore) -> Path:
 def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
     """Write ``<run_dir>/embeddings`` (or ``out``): z_v and π of every items.arrow row, keyed by item id.
 
-    ``split_dir`` and ``token_store`` default to the ones the run was trained with (run_dir/spec.json).
+    ``split_dir`` and ``store`` (the TokenStore) default to the ones the run was trained with (run_dir/spec.json).
     """
-    run_dir = Path(args["run_dir"])
+    call = EmbedArgs.from_json(args, "args")
+    run_dir = Path(call.run_dir)
     spec = TrainSpec.read(run_dir / "spec.json") if (run_dir / "spec.json").exists() else None
-    split = args.get("split_dir") or (spec.split_dir if spec else None)
+    split = call.split_dir or (spec.split_dir if spec else None)
     if not split:
         raise OpError("ArgsInvalid", f"{run_dir / 'spec.json'}: missing, so split_dir must be given")
     split_dir = Path(split)
@@ -55,13 +57,13 @@ def embed(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -
     if len(catalogue) != trained.shapes["n_items"]:
         raise OpError("ArgsInvalid", f"{split_dir / 'items.arrow'}: {len(catalogue)} items, but {trained.checkpoint} "
                                      f"was trained on {trained.shapes['n_items']}: wrong split for this run")
-    token_store = args["token_store"] if "token_store" in args else (spec.store if spec else None)
+    token_store = call.store or (spec.store if spec else None)
     content = open_content(token_store, catalogue, trained.cfg)
     started = time.monotonic()
-    with torch_threads(args.get("threads")):
-        z, gates = embed_catalogue(trained, content, len(catalogue), int(args.get("batch_size", 256)),
+    with torch_threads(call.threads):
+        z, gates = embed_catalogue(trained, content, len(catalogue), call.batch_size,
                                    lambda done, total: ctx.progress(done, total, "items", "embedding the catalogue"))
-    out = Path(args.get("out") or run_dir / STORE_DIR)
+    out = Path(call.out or run_dir / STORE_DIR)
     store = EmbeddingStore.create(out, catalogue.items, z, gates, trained.version, extra={
         "layers": trained.layers,
         "checkpoint": str(trained.checkpoint.resolve()),

@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from ..util.atomic import write_json_atomic
+
 FORMAT = "linkedout.embeddingstore/1"
 TABLE = "items"
 MANIFEST = "store.json"
@@ -123,12 +125,6 @@ def _check_rows(items: Sequence[str], z: torch.Tensor, gates: torch.Tensor, what
         raise EmbeddingStoreError(f"{what}: z of item {items[bad]!r} is not finite")
 
 
-def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 class EmbeddingStore:
     """A LanceDB-backed EmbeddingStore directory. ``create`` writes one, ``open`` reads one."""
 
@@ -172,7 +168,7 @@ class EmbeddingStore:
             "written": time.time(),
             **(extra or {}),
         }
-        _write_json_atomic(tmp / MANIFEST, manifest)
+        write_json_atomic(tmp / MANIFEST, manifest)
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         if path.exists():
             os.replace(path, old)
@@ -211,7 +207,7 @@ class EmbeddingStore:
             "table_version": int(table.version),
             "written": time.time(),
         }
-        _write_json_atomic(self.path / MANIFEST, self.manifest)
+        write_json_atomic(self.path / MANIFEST, self.manifest)
         return start + len(items)
 
     # -- reading -----------------------------------------------------------------------------------

@@ -17,13 +17,14 @@ Any failure to read, a wrong format, or a checkpoint built for different shapes/
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from linkedout.util.atomic import write_atomic
 
 FORMAT = "linkedout.checkpoint/1"
 
@@ -34,13 +35,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Atomic write: a reader (or a crash) never sees a half-written checkpoint."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save({"format": FORMAT, **payload}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, lambda tmp: torch.save({"format": FORMAT, **payload}, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -19,7 +19,6 @@ what `checkpoint.pt` holds. Resuming after epoch k therefore gives bitwise the u
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -37,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from linkedout.model.config import ConfigError, RecommenderConfig, to_dict
 from linkedout.model.losses import LossWeights, recommendation_loss
 from linkedout.model.recommender import LinkedOutRecommender
+from linkedout.util.atomic import write_json_atomic
 
 from .batching import TrainBatch, chunk_bounds, make_batch, pad_rows, prefetch, sequences_of
 from .checkpoint import check_compatible, load_checkpoint, load_model_state, save_checkpoint
@@ -271,7 +271,7 @@ def _train(spec: TrainSpec, cfg: RecommenderConfig, tcfg: TrainConfig, dctx: Dis
     split_dir = Path(spec.split_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if dctx.rank == 0:  # what load_trained and the rank op read back
-        _write_json_atomic(run_dir / "spec.json", spec.to_json())
+        write_json_atomic(run_dir / "spec.json", spec.to_json())
 
     catalogue = Catalogue.read(split_dir / "items.arrow")
     _, sequences = read_train_sequences(split_dir / "train.arrow", catalogue)
@@ -392,7 +392,3 @@ def _write_logs(run_dir: Path, state: RunState) -> None:
         write_table_atomic(run_dir / "epochs.arrow", log_table(state.epoch_log, {"epoch": pa.int32(), "best": pa.bool_()}))
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)

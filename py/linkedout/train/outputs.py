@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
+
+from linkedout.util.atomic import write_atomic
 
 from .evaluate import SplitRanks
 
@@ -27,14 +28,13 @@ RANKS_SCHEMA = pa.schema([
 
 
 def write_table_atomic(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """``table`` as an Arrow IPC file, written atomically."""
+
+    def write(tmp: Path) -> None:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    write_atomic(path, write)
 
 
 def ranks_table(parts: Sequence[SplitRanks], items: Sequence[str]) -> pa.Table:

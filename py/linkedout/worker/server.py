@@ -225,7 +225,7 @@ class WorkerServer:
         if op is None:
             reply_error(request_id, "UnknownOp", f"unknown op {op_name!r}; this worker has: {', '.join(sorted(self.ops))}", op_name)
             return False
-        problem = first_error(args_validator(op.args_schema), header["args"], "args")
+        problem = first_error(args_validator(op_name), header["args"], "args")  # the schema named by the op
         if problem:
             reply_error(request_id, "ArgsInvalid", f"op {op_name}: {problem}", op_name)
             return False

@@ -47,7 +47,7 @@ def test_a_side_channel_reaches_the_backbone_cut_and_absent_when_missing(tiny_ba
     backbone = dataclasses.replace(tiny_backbone, processor=recording)
     settings = ExtractSettings(frames=2, taps=(0,), merged_tokens=2, max_new_tokens=2, batch_size=4, prompts=("Describe.",),
                                side_channels=("title", "transcript"), side_channel_max_chars=30)
-    items = [  # as ts/schedule/pipeline.ts extractItems sends them: side-file columns beside title
+    items = [  # as ts/schedule/side-channels.ts extractItems sends them: side-file columns beside title
         {"item": "v0", "video": str(video_dir / "v0.mp4"), "title": "a cat", "transcript": "the cat jumps over the garden fence twice"},
         {"item": "v1", "video": str(video_dir / "v1.mp4"), "title": "a dog"},  # no transcript for this item
     ]

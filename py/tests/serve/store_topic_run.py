@@ -88,7 +88,7 @@ def build_topic_run(root: Path, tiny_model_dir: Path) -> Path:
                         "dropout": 0.0},
         "train": {"epochs": 12, "batch_size": 32, "lr": {"item_encoder": 3e-3, "ranker": 3e-3}, "early_stopping_patience": 0},
         "device": "cpu"}))
-    embed({"run_dir": str(root / "run"), "split_dir": str(root / "split"), "token_store": str(root / "tokens")}, {},
+    embed({"run_dir": str(root / "run"), "split_dir": str(root / "split"), "store": str(root / "tokens")}, {},
           OpContext(torch.device("cpu"), {}))
     return root / "run"
 

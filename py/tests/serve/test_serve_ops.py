@@ -29,7 +29,7 @@ def _read(path: Path) -> pa.Table:
 def embedded(trained_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run's store, embedded once; tests that add items work on their own copy (`store_copy`)."""
     out = tmp_path_factory.mktemp("emb") / "embeddings"
-    # split_dir and token_store come from the run's spec.json
+    # split_dir and store come from the run's spec.json
     embed({"run_dir": str(trained_run.run_dir), "out": str(out)}, {}, OpContext(torch.device("cpu"), {}))
     return out
 

@@ -27,10 +27,10 @@ def test_invalid_headers_fail_naming_the_field(case: dict) -> None:
 
 
 def test_every_registered_op_has_a_strict_args_schema() -> None:
-    for name, op in OPS.items():
-        path = OPS_SCHEMA_DIR / f"{op.args_schema}.args.schema.json"
+    for name in OPS:
+        path = OPS_SCHEMA_DIR / f"{name}.args.schema.json"
         assert path.exists(), f"op {name}: missing {path}"
-        validator = args_validator(op.args_schema)  # also checks the schema itself is valid 2020-12
+        validator = args_validator(name)  # also checks the schema itself is valid 2020-12
         assert validator.schema.get("additionalProperties") is False, f"{path}: set additionalProperties: false"
         assert validator.schema.get("$schema") == "https://json-schema.org/draft/2020-12/schema"
 

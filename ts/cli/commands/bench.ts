@@ -1,8 +1,9 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
 import type { BenchReport } from "../../bench/report.js";
+import { writeFileAtomic } from "../../util/fs.js";
 
 interface BenchRunOptions {
   quick: boolean;
@@ -109,9 +110,7 @@ export const benchCommand: CliCommand<BenchArgs> = {
     });
     const { formatBenchReport } = await import("../../bench/report.js");
     const out = args.out ?? path.join("results", "bench", `${args.what}.json`);
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(`${out}.tmp`, JSON.stringify(report.json, null, 2) + "\n");
-    renameSync(`${out}.tmp`, out);
+    writeFileAtomic(out, JSON.stringify(report.json, null, 2) + "\n");
     writeFileSync(out.replace(/(\.json)?$/, ".md"), formatBenchReport(report)); // the markdown table beside the JSON
     process.stdout.write(args.json ? JSON.stringify(report.json) + "\n" : `${formatBenchReport(report)}\nJSON written to ${out}\n`);
   },

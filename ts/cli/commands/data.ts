@@ -2,7 +2,7 @@ import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
 import type { BadRowPolicy, DuplicatePolicy, MissingVideoPolicy, SynthPreset, VideoCodec } from "../../data/index.js";
 // synth.ts is light (no arrow); the rest is imported by the handler
-import { SYNTH_PRESETS } from "../../data/synth.js";
+import { SYNTH_DEFAULTS, SYNTH_PRESETS } from "../../data/synth.js";
 
 interface DataArgs {
   action: "synth" | "stats" | "split";
@@ -53,13 +53,13 @@ export const dataCommand: CliCommand<DataArgs> = {
         describe: "interacted items without a video (split only; stats counts them)",
       })
       .option("json", { type: "boolean", default: false, describe: "stats: print JSON" })
-      .option("preset", { choices: Object.keys(SYNTH_PRESETS) as SynthPreset[], default: "default" as SynthPreset, describe: "synth: size preset" })
+      .option("preset", { choices: Object.keys(SYNTH_PRESETS) as SynthPreset[], default: SYNTH_DEFAULTS.preset, describe: "synth: size preset" })
       .option("users", { type: "number", describe: "synth: number of users (overrides the preset)" })
       .option("items", { type: "number", describe: "synth: number of items (overrides the preset)" })
       .option("topics", { type: "number", describe: "synth: number of latent topics, 1..12 (overrides the preset)" })
-      .option("seed", { type: "number", default: 0, describe: "synth: random seed (same seed, same bytes)" })
-      .option("cold-share", { type: "number", default: 0.12, describe: "synth: share of items planted cold" })
-      .option("codec", { choices: ["mpeg4", "libx264"] as const, default: "mpeg4" as const, describe: "synth: video codec" })
+      .option("seed", { type: "number", default: SYNTH_DEFAULTS.seed, describe: "synth: random seed (same seed, same bytes)" })
+      .option("cold-share", { type: "number", default: SYNTH_DEFAULTS.coldShare, describe: "synth: share of items planted cold" })
+      .option("codec", { choices: ["mpeg4", "libx264"] as const, default: SYNTH_DEFAULTS.codec, describe: "synth: video codec" })
       .option("videos", { type: "boolean", default: true, describe: "synth: render videos (--no-videos writes only the CSVs)" })
       .option("workers", { type: "number", default: 1, describe: "synth: Python workers rendering videos in parallel" }) as unknown as Argv<DataArgs>,
   handler: async (args) => {

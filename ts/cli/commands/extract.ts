@@ -25,7 +25,7 @@ export const extractCommand: CliCommand<ExtractArgs> = {
       .option("address", { type: "string", describe: "Ray cluster to join: auto or ray://HOST:PORT; omitted = a private local one (= --set extract.ray.address=…)" })
       .option("json", { type: "boolean", default: false, describe: "NDJSON progress events on stdout" }) as unknown as Argv<ExtractArgs>,
   handler: async (args) => {
-    const { extractConfig } = await import("../../schedule/extract-config.js");
+    const { runExtractStages } = await import("../../schedule/extract-run.js");
     const { StageError } = await import("../../schedule/graph.js");
     const ac = new AbortController();
     const onSigint = () => {
@@ -40,7 +40,7 @@ export const extractCommand: CliCommand<ExtractArgs> = {
         if ((args.engine ?? "ray") !== "ray") throw new CliError("--address: only with --engine ray");
         sets.push(`extract.engine=ray`, `extract.ray.address=${args.address}`);
       }
-      const r = await extractConfig(args.config, { sets, force: args.force, retryFailed: args.retryFailed, json: args.json, signal: ac.signal });
+      const r = await runExtractStages(args.config, { sets, force: args.force, retryFailed: args.retryFailed, json: args.json, signal: ac.signal });
       const failed = Number(r.meta.failed ?? 0);
       const line = { event: "extract_done", store: r.store, key: r.key, cached: r.cached, ...r.meta };
       process.stdout.write(

@@ -25,7 +25,7 @@ export const modelCommand: CliCommand<ModelArgs> = {
       .option("seed", { type: "number", default: 0, describe: "seed of the random weights" })
       .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" }) as unknown as Argv<ModelArgs>,
   handler: async (args) => {
-    const { buildTinyModel } = await import("../../schedule/extract-config.js");
+    const { buildTinyModel } = await import("../../schedule/tiny-model.js");
     const { WorkerError } = await import("../../worker/index.js");
     try {
       const s = await buildTinyModel(args.out, { hidden: args.hidden, layers: args.layers, image_size: args.imageSize, seed: args.seed });

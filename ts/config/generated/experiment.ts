@@ -80,7 +80,7 @@ export interface DatasetConfig {
    */
   synthetic: {
     /**
-     * Size preset: tiny (60 users, 30 items, 4 topics), default (500 users, 200 items, 8 topics; the quick start), 10k (10,000 users, 4,000 items, 12 topics; benchmarks). users/items/topics below override it when set.
+     * Size preset, sizes in x-presets: tiny (tests), default (the quick start), 10k (benchmarks). users/items/topics below override it when set.
      */
     preset: "tiny" | "default" | "10k";
     /**

@@ -1,46 +1,16 @@
-// Library functions behind `lo-exp model tiny` and `lo-exp extract CONFIG`.
-// The CLI verbs (ts/cli/commands/{model,extract}.ts) are thin shells over these.
+// `lo-exp extract CONFIG`: run a config's data → split → extract stages (the CLI verb ts/cli/commands/extract.ts
+// is a thin shell over this), as `lo-exp run` runs all of them (run.ts).
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config/index.js";
-import { startWorker, type WorkerClient } from "../worker/index.js";
 import { ensureBackbonePath, runExtraction } from "./extract.js";
 import { runGraph, type StageOutput } from "./graph.js";
-import { extractItems, pipelineStages } from "./pipeline.js";
+import { pipelineStages } from "./pipeline.js";
+import { extractItems } from "./side-channels.js";
 import { PreflightError, preflightProblems } from "./preflight.js";
 import { defaultLogMode, Reporter } from "./progress.js";
 import { RunResources } from "./resources.js";
 
-export interface TinyModelShape {
-  hidden: number;
-  layers: number;
-  image_size: number;
-  seed: number;
-}
-
-export interface TinyModelSummary {
-  path: string;
-  parameters: number;
-  layers: number;
-  hidden: number;
-  image_size: number;
-  patches_per_frame: number;
-  tokens_per_frame: number;
-  vocab: number;
-  seed: number;
-}
-
-/** Build the tiny random LLaVA-OneVision into `out` (save_pretrained) on a fresh CPU worker. */
-export async function buildTinyModel(out: string, shape: TinyModelShape, worker?: WorkerClient): Promise<TinyModelSummary> {
-  const w = worker ?? (await startWorker({ device: "cpu", threads: 1 }));
-  try {
-    const r = await w.call<TinyModelSummary>("build_tiny_model", { out: resolve(out), ...shape });
-    return r.result;
-  } finally {
-    if (!worker) await w.close();
-  }
-}
-
-export interface ExtractConfigOptions {
+export interface ExtractRunOptions {
   sets?: readonly string[];
   /** recompute the extraction even when cached */
   force?: boolean;
@@ -52,7 +22,7 @@ export interface ExtractConfigOptions {
   reporter?: Reporter;
 }
 
-export interface ExtractConfigResult {
+export interface ExtractRunResult {
   store: string;
   key: string;
   cached: boolean;
@@ -63,7 +33,7 @@ export interface ExtractConfigResult {
  * `lo-exp extract CONFIG`: run the data → split → extract stages of the pipeline (cached and
  * resumable like `lo-exp run`) and return where the TokenStore is.
  */
-export async function extractConfig(path: string, opts: ExtractConfigOptions = {}): Promise<ExtractConfigResult> {
+export async function runExtractStages(path: string, opts: ExtractRunOptions = {}): Promise<ExtractRunResult> {
   const cwd = opts.cwd ?? process.cwd();
   const sets = [...(opts.sets ?? [])];
   if (opts.retryFailed) sets.push("extract.retry_failed=true"); // not part of the store key: same store, failed items re-attempted
