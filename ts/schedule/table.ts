@@ -204,7 +204,9 @@ export function tableCells(spec: TableSpec, runs: readonly (readonly SeedRun[])[
         const x = matrix(row, key, column, users, rowSpec.label);
         const st = rowStats(x, boot);
         let vsBaseline: BaselineComparison | null = null;
-        if (baseIndex >= 0 && baseIndex !== i) {
+        // paired only on the same split (same split folder, so the same users); else no comparison
+        const sameSplit = baseIndex >= 0 && runs[baseIndex]!.every((r) => r.items === runs[i]![0]!.items) && runs[i]!.every((r) => r.items === runs[i]![0]!.items);
+        if (baseIndex >= 0 && baseIndex !== i && sameSplit) {
           const base = vectors[baseIndex]!;
           const baseUsers = new Set(base.bySeed[0]!.get(key)?.users ?? []);
           const shared = users.filter((u) => baseUsers.has(u));
