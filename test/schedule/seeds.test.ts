@@ -82,6 +82,9 @@ describe("training seeds share the seed-free stages (ts/schedule/run)", function
       const third = new Reporter({ mode: "json", write: () => {} });
       await runPath(LINKEDOUT, { sets: sets(), seeds: [0, 1], reporter: third, print: () => {}, cwd: root });
       expect(started(third.events)).to.deep.equal([]);
+      // not even a worker for the plot: table.png is only redrawn when table.arrow changes
+      expect(third.events.filter((e) => e.event === "log" && e.message.startsWith("starting Python workers"))).to.deep.equal([]);
+      expect(existsSync(join(root, "results", "linkedout", "table.png"))).to.equal(true);
       expect(readFileSync(join(root, "results", "linkedout", "table.md"), "utf8")).to.equal(md);
     });
   });
