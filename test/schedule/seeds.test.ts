@@ -2,6 +2,7 @@
 // training depend on the seed, so data, split and extraction are shared through the stage cache; a
 // rerun does no work and an interrupted multi-seed run resumes with the seeds it had finished.
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,26 @@ describe("training seeds share the seed-free stages (ts/schedule/run)", function
       expect(new Set(keys.map((k) => k.get(stage))).size, stage).to.equal(1);
     }
     for (const stage of ["train", "embed", "rank", "metrics", "report"]) expect(new Set(keys.map((k) => k.get(stage))).size, stage).to.equal(3);
+  });
+
+  it("--seeds that are not seeds: one line naming the argument, before any work", () => {
+    const root = mkdtempSync(join(tmpdir(), "lo-seeds-arg-"));
+    try {
+      for (const [arg, why] of [
+        ["0,x", "'x' is not a seed"],
+        ["0,,1", "'' is not a seed"],
+        ["1,1", "a seed is listed twice"],
+      ] as const) {
+        const cli = spawnSync(process.execPath, [join(REPO, "bin/lo-exp.js"), "run", LINKEDOUT, "--seeds", arg, "--set", `cache_dir=${join(root, "cache")}`], { encoding: "utf8", cwd: root });
+        expect(cli.status, cli.stderr).to.equal(1);
+        const lines = cli.stderr.trim().split("\n");
+        expect(lines).to.have.length(1);
+        expect(lines[0]).to.match(new RegExp(`^lo-exp: --seeds ${arg}: ${why.replace(/[()]/g, "\\$&")}`));
+      }
+      expect(existsSync(join(root, "cache"))).to.equal(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   describe("end to end (tiny backbone, one epoch)", () => {
