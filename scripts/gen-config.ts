@@ -2,6 +2,7 @@
 // between TypeScript and Python written once:
 //   ts/config/generated/experiment.ts   TS types of the resolved experiment config (this file)
 //   ts/worker/generated/ops.ts          TS op args map + IDEMPOTENT_OPS (scripts/gen-ops.ts)
+//   ts/schedule/generated/tokenstore.ts TS types of the TokenStore manifest and shard summary (scripts/gen-ops.ts)
 //   py/linkedout/config/generated.py    Python config section dataclasses (scripts/gen-python.ts)
 //   py/linkedout/protocol/op_args.py    Python op args dataclasses (scripts/gen-python.ts)
 // The schemas are the one definition of every key and default; test/config/generated.test.ts
@@ -14,7 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, type JSONSchema } from "json-schema-to-typescript";
-import { generateOpTypes, OPS_TS_FILE } from "./gen-ops.js";
+import { generateOpTypes, generateTokenStoreTypes, OPS_TS_FILE, TOKENSTORE_TS_FILE } from "./gen-ops.js";
 import { generatePythonConfig, generatePythonOpArgs, PY_CONFIG_FILE, PY_OPS_FILE } from "./gen-python.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -84,6 +85,7 @@ export async function generateConfigTypes(schemaDir = SCHEMAS): Promise<string> 
 export const GENERATED_FILES: readonly { file: string; generate: (schemaDir?: string) => Promise<string> }[] = [
   { file: GENERATED_FILE, generate: (dir = SCHEMAS) => generateConfigTypes(dir) },
   { file: OPS_TS_FILE, generate: (dir = SCHEMAS) => generateOpTypes(dir) },
+  { file: TOKENSTORE_TS_FILE, generate: (dir = SCHEMAS) => generateTokenStoreTypes(dir) },
   { file: PY_CONFIG_FILE, generate: async (dir = SCHEMAS) => generatePythonConfig(dir) },
   { file: PY_OPS_FILE, generate: async (dir = SCHEMAS) => generatePythonOpArgs(dir) },
 ];

@@ -46,6 +46,38 @@ function openObjects(node: Node): Node {
   return out;
 }
 
+export const TOKENSTORE_TS_FILE = join(ROOT, "ts", "schedule", "generated", "tokenstore.ts");
+
+/** TS types of the TokenStore files the scheduler reads: the manifest and a shard summary. */
+export async function generateTokenStoreTypes(schemaDir: string): Promise<string> {
+  const read = (file: string) => {
+    const { $schema: _s, $id: _i, ...rest } = JSON.parse(readFileSync(join(schemaDir, file), "utf8")) as Node;
+    return rest;
+  };
+  const root = {
+    title: "TokenStoreFiles",
+    type: "object",
+    additionalProperties: false,
+    required: ["manifest", "shard_summary"],
+    properties: {
+      manifest: { ...read("tokenstore.manifest.schema.json"), title: "TokenStoreManifest" },
+      shard_summary: { ...read(join("stages", "tokenstore.shard-summary.schema.json")), title: "ShardSummary" },
+    },
+  };
+  return compile(root as JSONSchema, "TokenStoreFiles", {
+    bannerComment: [
+      "// generated, do not edit: `npm run gen:config` (scripts/gen-ops.ts) writes this file from",
+      "// schemas/tokenstore.manifest.schema.json and schemas/stages/tokenstore.shard-summary.schema.json.",
+      "/* eslint-disable */",
+    ].join("\n"),
+    additionalProperties: false,
+    ignoreMinAndMaxItems: true,
+    unknownAny: true,
+    strictIndexSignatures: true,
+    style: { printWidth: 120, singleQuote: false, trailingComma: "all" },
+  });
+}
+
 /** The generated file's text. */
 export async function generateOpTypes(schemaDir: string): Promise<string> {
   const ops = opSchemas(schemaDir);

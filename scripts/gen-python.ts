@@ -22,7 +22,7 @@ function pyLiteral(v: unknown): string {
   if (v === null) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(v);
+  if (typeof v === "number") return String(v);
   if (typeof v === "string") return JSON.stringify(v);
   if (Array.isArray(v)) return v.length === 1 ? `(${pyLiteral(v[0])},)` : `(${v.map(pyLiteral).join(", ")})`;
   if (isNode(v)) return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x)}`).join(", ")}}`;
@@ -83,6 +83,7 @@ class PyModule {
       if ("default" in prop) {
         if (isClass) decl = `${key}: ${type} = field(default_factory=${type})`;
         else if (isNode(prop.default)) decl = `${key}: ${type} = field(default_factory=lambda: ${pyLiteral(prop.default)})`;
+        else if (prop.type === "number" && Number.isInteger(prop.default)) decl = `${key}: ${type} = ${pyLiteral(prop.default)}.0`; // a float field's default is a float
         else decl = `${key}: ${type} = ${pyLiteral(prop.default)}`;
       } else if (required.has(key)) {
         decl = `${key}: ${type}`;

@@ -1,9 +1,8 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../ts/worker/index.js";
+import { loExp, REPO_ROOT } from "../helpers.js";
 
 describe("lo-exp bench gpu --tiny --json (the GPU script's code paths at toy sizes on the CPU)", function () {
   this.timeout(600_000);
@@ -15,14 +14,7 @@ describe("lo-exp bench gpu --tiny --json (the GPU script's code paths at toy siz
 
   it("runs extraction with hooks, both training steps and the top-K, and writes JSON + a markdown table", async () => {
     const out = join(dir, "gpu.json");
-    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, [join(REPO_ROOT, "bin", "lo-exp.js"), "bench", "gpu", "--tiny", "--json", "--out", out], { cwd: REPO_ROOT });
-      let so = "";
-      let se = "";
-      p.stdout.on("data", (b: Buffer) => (so += b.toString()));
-      p.stderr.on("data", (b: Buffer) => (se += b.toString()));
-      p.on("close", (c) => resolve({ code: c ?? -1, stdout: so, stderr: se }));
-    });
+    const { code, stdout, stderr } = await loExp(["bench", "gpu", "--tiny", "--json", "--out", out], REPO_ROOT, 600_000);
     expect(code, stderr).to.equal(0);
     const r = JSON.parse(stdout) as Record<string, unknown>;
     for (const k of ["extract_s_per_video", "hook_overhead", "train_step_s_resident", "train_step_s_from_store", "topk_1m_ms", "io_fraction"]) {

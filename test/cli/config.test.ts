@@ -1,24 +1,11 @@
 // `lo-exp config show` / `lo-exp run` as a user meets them: real CLI processes, the real schemas,
 // the ten kinds of config mistakes from issue #6, each one line with its location and exit code 1.
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loExp, REPO_ROOT } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-
-function lo(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe("config errors through the CLI (lo-exp config show / run)", function () {
   this.timeout(120_000);
@@ -94,7 +81,7 @@ describe("config errors through the CLI (lo-exp config show / run)", function ()
 
   it("gives one located line for each of the ten kinds of mistakes", async () => {
     for (const c of cases) for (const [name, text] of Object.entries(c.files)) writeFileSync(join(dir, name), text);
-    const results = await Promise.all(cases.map((c) => lo(c.args(Object.keys(c.files)[0]!), dir)));
+    const results = await Promise.all(cases.map((c) => loExp(c.args(Object.keys(c.files)[0]!), dir)));
     results.forEach((r, i) => {
       const c = cases[i]!;
       expect(r.stderr, c.kind).to.equal(`lo-exp: ${c.line}\n`);
@@ -105,7 +92,7 @@ describe("config errors through the CLI (lo-exp config show / run)", function ()
 
   it("shows a config whose data is not here yet, with a note naming the missing path", async () => {
     // issue #13: `config show configs/microlens-100k/linkedout.yaml` lists the taps before MicroLens is downloaded
-    const r = await lo(["config", "show", join(REPO, "configs/microlens-100k/linkedout.yaml"), "--json"], dir);
+    const r = await loExp(["config", "show", join(REPO_ROOT, "configs/microlens-100k/linkedout.yaml"), "--json"], dir);
     expect(r.code).to.equal(0);
     expect((JSON.parse(r.stdout) as { extract: { taps: number[] } }).extract.taps).to.deep.equal([0, 4, 8, 12, 16, 20]);
     expect(r.stderr).to.match(/^lo-exp: note: \S*configs\/microlens-100k\/linkedout\.yaml:\d+:\d+ dataset\.dir: directory not found: /);
@@ -114,7 +101,7 @@ describe("config errors through the CLI (lo-exp config show / run)", function ()
 
   it("prints the resolved config of a good file, with sources", async () => {
     writeFileSync(join(dir, "ok.yaml"), "name: ok\ntrain:\n  epochs: 3\n");
-    const r = await lo(["config", "show", "ok.yaml", "--sources", "--set", "workers.count=2"], dir);
+    const r = await loExp(["config", "show", "ok.yaml", "--sources", "--set", "workers.count=2"], dir);
     expect(r.code).to.equal(0);
     expect(r.stdout).to.include("epochs: 3 # ok.yaml:3:11");
     expect(r.stdout).to.include("count: 2 # --set workers.count=2");

@@ -2,41 +2,15 @@
 // created, a header-only pairs file, undecodable videos with --strict, --version, `serve --help`.
 // Cases that used to hang run under a generous timeout that kills the child and fails the test.
 import { expect } from "chai";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FORCE_CHOICES } from "../../ts/cli/commands/run.js";
 import { pipelineStages } from "../../ts/schedule/pipeline.js";
+import { LO_EXP, loExp, REPO_ROOT } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const LINKEDOUT = join(REPO, "configs/linkedout.yaml");
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `lo-exp ARGS`; a child still running after `timeoutMs` is killed and the test fails (a hang). */
-function lo(args: string[], cwd: string, timeoutMs = 90_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`lo-exp ${args.join(" ")}: still running after ${timeoutMs / 1000} s (hang)\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const LINKEDOUT = join(REPO_ROOT, "configs/linkedout.yaml");
 
 /** A minimal valid safetensors file: 8-byte little-endian header length, a JSON header, no tensors. */
 function emptySafetensors(file: string): void {
@@ -66,7 +40,7 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
   it("1: a model folder without config.json is one clear line naming the file, before any stage (no hang)", async () => {
     const model = modelFolder(join(dir, "no-config"), undefined);
     const cache = join(dir, "cache-1");
-    const r = await lo(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `cache_dir=${cache}`, "--set", `results_dir=${join(dir, "results-1")}`], dir);
+    const r = await loExp(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `cache_dir=${cache}`, "--set", `results_dir=${join(dir, "results-1")}`], dir);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr.trim().split("\n")).to.deep.equal([
       `lo-exp: model.path (--set model.path=${model}): ${join(model, "config.json")}: missing (a LLaVA-OneVision checkpoint folder has config.json, tokenizer files and *.safetensors weights)`,
@@ -76,7 +50,7 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
 
   it("2: a config.json naming a text-only architecture (Qwen2ForCausalLM) is one clear line (no hang)", async () => {
     const model = modelFolder(join(dir, "qwen2"), { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", hidden_size: 64 });
-    const r = await lo(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `cache_dir=${join(dir, "cache-2")}`], dir);
+    const r = await loExp(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `cache_dir=${join(dir, "cache-2")}`], dir);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.contain(`${join(model, "config.json")}: architectures ["Qwen2ForCausalLM"] is not a LLaVA-OneVision video model`);
     expect(r.stderr).not.to.match(/\n\s+at /); // no stack trace
@@ -86,7 +60,7 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     const blocker = join(dir, "blocker");
     writeFileSync(blocker, "a file, not a folder\n");
     const cache = join(dir, "cache-3");
-    const r = await lo(["run", LINKEDOUT, "--set", `results_dir=${blocker}`, "--set", `cache_dir=${cache}`], dir);
+    const r = await loExp(["run", LINKEDOUT, "--set", `results_dir=${blocker}`, "--set", `cache_dir=${cache}`], dir);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.contain(`lo-exp: results_dir (--set results_dir=${blocker}): cannot create ${join(blocker, "linkedout")}: ${blocker} is a file`);
     expect(r.stderr).not.to.contain("ENOTDIR");
@@ -98,7 +72,7 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     const blocker = join(dir, "blocker-all");
     writeFileSync(blocker, "x\n");
     const model = modelFolder(join(dir, "no-config-all"), undefined);
-    const r = await lo(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `results_dir=${blocker}`, "--set", `cache_dir=${join(blocker, "cache")}`], dir);
+    const r = await loExp(["run", LINKEDOUT, "--set", `model.path=${model}`, "--set", `results_dir=${blocker}`, "--set", `cache_dir=${join(blocker, "cache")}`], dir);
     expect(r.code, r.stderr).to.equal(1);
     const lines = r.stderr.trim().split("\n");
     expect(lines.map((l) => l.split(" ")[1])).to.deep.equal(["results_dir", "cache_dir", "model.path"]);
@@ -110,13 +84,13 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     const pairs = join(data, "MicroLens-50k_pairs.csv");
     writeFileSync(pairs, "user,item,timestamp\n");
     const expected = `${pairs}: no interactions (the file has only its header)`;
-    const stats = await lo(["data", "stats", data], dir);
+    const stats = await loExp(["data", "stats", data], dir);
     expect([stats.code, stats.stderr.trim()]).to.deep.equal([1, `lo-exp: ${expected}`]);
-    const split = await lo(["data", "split", data, "--out", join(dir, "split-out")], dir);
+    const split = await loExp(["data", "split", data, "--out", join(dir, "split-out")], dir);
     expect([split.code, split.stderr.trim()]).to.deep.equal([1, `lo-exp: ${expected}`]);
     expect(existsSync(join(dir, "split-out"))).to.equal(false);
     const cache = join(dir, "cache-4");
-    const run = await lo(["run", LINKEDOUT, "--set", "dataset.source=microlens", "--set", `dataset.dir=${data}`, "--set", `cache_dir=${cache}`], dir);
+    const run = await loExp(["run", LINKEDOUT, "--set", "dataset.source=microlens", "--set", `dataset.dir=${data}`, "--set", `cache_dir=${cache}`], dir);
     expect(run.code, run.stderr).to.equal(1);
     expect(run.stderr.trim()).to.equal(`lo-exp: dataset.dir (--set dataset.dir=${data}): ${expected}`);
     expect(existsSync(cache)).to.equal(false);
@@ -129,19 +103,19 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     const rows = ["u1,a,1", "u1,b,2", "u1,c,3", "u2,a,1", "u2,b,2"];
     writeFileSync(pairs, `user,item,timestamp\n${rows.join("\n")}\n`);
     for (const v of ["a", "b", "c"]) writeFileSync(join(data, "MicroLens-50k_videos", `${v}.mp4`), "");
-    const split = await lo(["data", "split", data, "--out", join(dir, "short-out")], dir);
+    const split = await loExp(["data", "split", data, "--out", join(dir, "short-out")], dir);
     expect([split.code, split.stderr.trim()]).to.deep.equal([
       1,
       `lo-exp: ${pairs}: no user left after the protocol: none of its 2 user(s) has ≥ 5 interactions`,
     ]);
-    const stats = await lo(["data", "stats", data], dir);
+    const stats = await loExp(["data", "stats", data], dir);
     expect(stats.code).to.equal(0);
     expect(stats.stdout).to.contain(`warning: ${pairs}: no user has ≥ 5 interactions, so the protocol keeps none`);
   });
 
   it("7: two undecodable videos are named in the summary and failed_items.tsv; --strict exits 3", async () => {
     const data = join(dir, "synth");
-    const synth = await lo(["data", "synth", "--preset", "tiny", "--out", data], dir, 180_000);
+    const synth = await loExp(["data", "synth", "--preset", "tiny", "--out", data], dir, 180_000);
     expect(synth.code, synth.stderr).to.equal(0);
     const videos = join(data, "MicroLens-synth_videos");
     writeFileSync(join(videos, "3.mp4"), Buffer.alloc(0)); // empty
@@ -155,7 +129,7 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
       "extract.frames=2",
       "name=bad-videos",
     ].flatMap((s) => ["--set", s]);
-    const r = await lo(["run", LINKEDOUT, ...sets], dir, 240_000);
+    const r = await loExp(["run", LINKEDOUT, ...sets], dir, 240_000);
     expect(r.code, r.stderr.slice(-3000)).to.equal(0);
     const list = join(dir, "results-7", "bad-videos", "failed_items.tsv");
     expect(r.stdout, r.stdout).to.contain(`2 of 30 videos failed extraction and have no content tokens; list: ${relative(dir, list)}`);
@@ -163,28 +137,28 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
     expect(rows[0]).to.equal("item\treason");
     expect(rows.slice(1).map((row) => row.split("\t")[0]).sort()).to.deep.equal(["3", "7"]);
 
-    const strict = await lo(["run", LINKEDOUT, ...sets, "--strict"], dir, 120_000);
+    const strict = await loExp(["run", LINKEDOUT, ...sets, "--strict"], dir, 120_000);
     expect(strict.code, strict.stderr.slice(-3000)).to.equal(3);
     expect(strict.stderr).to.contain(`lo-exp: bad-videos: 2 of 30 videos failed extraction (strict; listed in ${list})`);
   });
 
   it("--version prints package.json's version", async () => {
-    const r = await lo(["--version"], dir);
-    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    const r = await loExp(["--version"], dir);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
     expect([r.code, r.stdout.trim()]).to.deep.equal([0, pkg.version]);
   });
 
   it("`npx lo-exp` is the linked bin package, run without installing anything", async () => {
     // bin/package.json → node_modules/.bin/lo-exp (npm ci); --no-install fails if npx would have to fetch it.
     // The link is what keeps npx off its slow path (re-installing the project into its cache each call).
-    expect(realpathSync(join(REPO, "node_modules/.bin/lo-exp"))).to.equal(realpathSync(join(REPO, "bin/lo-exp.js")));
-    const r = spawnSync("npx", ["--no-install", "lo-exp", "--version"], { cwd: REPO, encoding: "utf8", timeout: 120_000 });
-    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    expect(realpathSync(join(REPO_ROOT, "node_modules/.bin/lo-exp"))).to.equal(realpathSync(LO_EXP));
+    const r = spawnSync("npx", ["--no-install", "lo-exp", "--version"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
     expect([r.status, r.stdout.trim()], r.stderr).to.deep.equal([0, pkg.version]);
   });
 
   it("serve --help says what a run folder is: results/<name>/ with stages.json, or a folder with embeddings/store.json", async () => {
-    const r = await lo(["serve", "--help"], dir);
+    const r = await loExp(["serve", "--help"], dir);
     expect(r.code).to.equal(0);
     const text = r.stdout.replace(/\s+/g, " ");
     expect(text).to.contain("results/<name>/");
@@ -195,9 +169,9 @@ describe("lo-exp: checks before work starts, failed items, papercuts (issue 12)"
 
   it("--force names match the pipeline's stages; errors have no stack trace unless --debug", async () => {
     expect([...FORCE_CHOICES]).to.deep.equal([...pipelineStages().map((s) => s.name), "all"]);
-    const r = await lo(["run", LINKEDOUT, "--force", "nope"], dir);
+    const r = await loExp(["run", LINKEDOUT, "--force", "nope"], dir);
     expect([r.code, r.stderr.trim()]).to.deep.equal([1, `lo-exp: --force nope: no such stage (stages: ${FORCE_CHOICES.join(", ")})`]);
-    const debug = await lo(["run", LINKEDOUT, "--force", "nope", "--debug"], dir);
+    const debug = await loExp(["run", LINKEDOUT, "--force", "nope", "--debug"], dir);
     expect(debug.code).to.equal(1);
     expect(debug.stderr).to.match(/^lo-exp: --force nope: no such stage/);
     expect(debug.stderr).to.match(/\n\s+at /);

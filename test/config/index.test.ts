@@ -1,13 +1,11 @@
 import { expect } from "chai";
-import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConfigError, configToYaml, loadConfig, showSource, sourceOf } from "../../ts/config/index.js";
 import { SCHEMA_DIR } from "../../ts/config/schema.js";
+import { loExpSync } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * A copy of the real schemas with a few section keys that exercise path checks, enums and required
@@ -201,18 +199,14 @@ describe("config loader (ts/config)", () => {
 
   it("validates the repository's own schema (defaults only) and `lo-exp config show` prints it", () => {
     const cfg = write("plain.yaml", "name: plain\nworkers: {count: 2}\n");
-    const out = execFileSync(process.execPath, [join(REPO, "bin/lo-exp.js"), "config", "show", cfg, "--set", "workers.threads=2", "--sources"], {
-      cwd: root,
-      encoding: "utf8",
-    });
+    const ok = loExpSync(["config", "show", cfg, "--set", "workers.threads=2", "--sources"], root);
+    expect(ok.code, ok.stderr).to.equal(0);
+    const out = ok.stdout;
     expect(out).to.include("name: plain # plain.yaml:1:7");
     expect(out).to.include("count: 2 # plain.yaml:2:18");
     expect(out).to.include("threads: 2 # --set workers.threads=2");
-    const bad = spawnSync(process.execPath, [join(REPO, "bin/lo-exp.js"), "config", "show", cfg, "--set", "workers.count=0"], {
-      cwd: root,
-      encoding: "utf8",
-    });
-    expect(bad.status).to.equal(1);
+    const bad = loExpSync(["config", "show", cfg, "--set", "workers.count=0"], root);
+    expect(bad.code).to.equal(1);
     expect(bad.stderr.trim()).to.equal("lo-exp: --set workers.count=0 workers.count: must be >= 1, got 0");
   });
 });

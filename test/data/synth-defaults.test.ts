@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { configDefaults } from "../../ts/config/index.js";
 import { resolveSynthOptions, SYNTH_PRESETS } from "../../ts/data/index.js";
-import { REPO_ROOT } from "../../ts/worker/index.js";
+import { REPO_ROOT } from "../helpers.js";
 
 // dataset.synthetic's defaults and preset sizes are written once, in the schema; ts/data/synth.ts reads them.
 const synthetic = (

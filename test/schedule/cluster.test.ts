@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { showConfig } from "../../ts/config/show.js";
 import { runExtractStages } from "../../ts/schedule/extract-run.js";
 import { Reporter } from "../../ts/schedule/progress.js";
-import { findPython, REPO_ROOT } from "../../ts/worker/index.js";
+import { findPython } from "../../ts/worker/index.js";
+import { REPO_ROOT } from "../helpers.js";
 
 const CONFIG = "configs/quickstart.yaml";
 // one prompt and one item per generate call: every item is a durable batch, so a kill lands mid-shard

@@ -7,15 +7,13 @@
 // One uninterrupted baseline run is shared. Training is bitwise reproducible on CPU after a resume
 // (py/linkedout/train/loop.py), so metrics.json is compared exactly.
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { onJsonEvents } from "./fixtures/json-events.js";
+import { REPO_ROOT, spawnLoExp } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const LINKEDOUT = join(REPO, "configs/linkedout.yaml");
+const LINKEDOUT = join(REPO_ROOT, "configs/linkedout.yaml");
 // Tiny: 120 users, 48 videos, one worker (so "the worker" is the one doing the stage's work), and
 // heartbeat settings far under the 45 s freeze.
 const TINY = [
@@ -82,8 +80,7 @@ function killAll(pids: readonly number[]): number {
  * (optional) is polled every 50 ms until it returns true.
  */
 function runCli(sets: string[], onEvent: (ev: Event, pid: number) => void, watch?: (pid: number) => boolean, extra: string[] = []): Promise<RunOutcome> {
-  const child = spawn(process.execPath, [join(REPO, "bin/lo-exp.js"), "run", LINKEDOUT, "--json", ...extra, ...sets.flatMap((s) => ["--set", s])], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnLoExp(["run", LINKEDOUT, "--json", ...extra, ...sets.flatMap((s) => ["--set", s])], {
     detached: true, // its own process group: the freeze reaches the orchestrator and its workers, not mocha
   });
   const pid = child.pid!;

@@ -4,11 +4,10 @@ import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Reporter } from "../../ts/schedule/progress.js";
 import { runConfig } from "../../ts/schedule/run.js";
+import { REPO_ROOT } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 describe("ID-only and popularity configs on a pairs file alone", function () {
   this.timeout(300_000);
@@ -33,7 +32,7 @@ describe("ID-only and popularity configs on a pairs file alone", function () {
         "train.epochs=1",
         "workers.count=1",
       ];
-      const r = await runConfig(join(REPO, config), { sets, reporter: new Reporter({ mode: "json", write: () => undefined }), print: () => {} });
+      const r = await runConfig(join(REPO_ROOT, config), { sets, reporter: new Reporter({ mode: "json", write: () => undefined }), print: () => {} });
       expect(existsSync(join(r.resultsDir, "metrics.arrow"))).to.equal(true);
       expect(r.outputs.has("extract")).to.equal(false);
       expect(readdirSync(join(root, "data"))).to.deep.equal(["MicroLens-tiny_pairs.csv"]);

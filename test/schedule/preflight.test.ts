@@ -4,11 +4,10 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../ts/config/index.js";
 import { configSourcesNote, modelFolderProblems, unwritableDirReason } from "../../ts/schedule/preflight.js";
+import { REPO_ROOT } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 function safetensors(file: string, headerBytes: number, declared = headerBytes): void {
   const len = Buffer.alloc(8);
@@ -64,12 +63,12 @@ describe("schedule/preflight: checks before work starts", () => {
   });
 
   it("an error raised while a stage runs gets the source of each config key it names", async () => {
-    const loaded = await loadConfig(join(REPO, "configs/quickstart.yaml"), { sets: ["model.path=nohub/nomodel"], cwd: REPO });
-    expect(configSourcesNote("stage extract failed: shard 0: model.path 'nohub/nomodel': not found", loaded, REPO)).to.equal(
+    const loaded = await loadConfig(join(REPO_ROOT, "configs/quickstart.yaml"), { sets: ["model.path=nohub/nomodel"], cwd: REPO_ROOT });
+    expect(configSourcesNote("stage extract failed: shard 0: model.path 'nohub/nomodel': not found", loaded, REPO_ROOT)).to.equal(
       " [model.path: --set model.path=nohub/nomodel]",
     );
-    expect(configSourcesNote("k: 500 is out of range 1..100 (serve.max_k)", loaded, REPO)).to.equal(" [serve.max_k: default]");
-    expect(configSourcesNote("train.epochs must be small", loaded, REPO)).to.equal(" [train.epochs: configs/quickstart.yaml:8:11]");
-    expect(configSourcesNote("the run name is taken", loaded, REPO)).to.equal("");
+    expect(configSourcesNote("k: 500 is out of range 1..100 (serve.max_k)", loaded, REPO_ROOT)).to.equal(" [serve.max_k: default]");
+    expect(configSourcesNote("train.epochs must be small", loaded, REPO_ROOT)).to.equal(" [train.epochs: configs/quickstart.yaml:8:11]");
+    expect(configSourcesNote("the run name is taken", loaded, REPO_ROOT)).to.equal("");
   });
 });

@@ -2,19 +2,18 @@
 // and configs, real Python workers, real videos, real training. One cache is shared by every test in
 // this file (the extraction runs once), the kill tests use their own.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
 import { Reporter, type RunEvent } from "../../ts/schedule/progress.js";
 import { runConfig, runTable } from "../../ts/schedule/run.js";
 import { onJsonEvents } from "./fixtures/json-events.js";
+import { REPO_ROOT, spawnLoExp } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const TABLE4 = join(REPO, "experiments/table4.yaml");
-const LINKEDOUT = join(REPO, "configs/linkedout.yaml");
+const TABLE4 = join(REPO_ROOT, "experiments/table4.yaml");
+const LINKEDOUT = join(REPO_ROOT, "configs/linkedout.yaml");
 // Small enough for the test budget, large enough that the synthetic signal shows.
 const SMALL = ["train.epochs=6", "extract.frames=4"];
 
@@ -146,10 +145,10 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
         "name: cold-start",
         "slices: [cold]",
         "rows:",
-        `  - {label: SASRec (ID), config: ${join(REPO, "configs/sasrec-id.yaml")}}`,
-        `  - {label: Last layer last token, config: ${join(REPO, "configs/ablation-last-layer-last-token.yaml")}}`,
-        `  - {label: Mean pooling + MoE, config: ${join(REPO, "configs/ablation-mean-pool.yaml")}}`,
-        `  - {label: Last token + MoE, config: ${join(REPO, "configs/ablation-last-token.yaml")}}`,
+        `  - {label: SASRec (ID), config: ${join(REPO_ROOT, "configs/sasrec-id.yaml")}}`,
+        `  - {label: Last layer last token, config: ${join(REPO_ROOT, "configs/ablation-last-layer-last-token.yaml")}}`,
+        `  - {label: Mean pooling + MoE, config: ${join(REPO_ROOT, "configs/ablation-mean-pool.yaml")}}`,
+        `  - {label: Last token + MoE, config: ${join(REPO_ROOT, "configs/ablation-last-token.yaml")}}`,
         `  - {label: LinkedOut (full), config: ${LINKEDOUT}}`,
         "",
       ].join("\n"),
@@ -173,10 +172,9 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
 
     /** Start `lo-exp run configs/linkedout.yaml --json`; resolve when `when` matches an event, then signal it. */
     function runUntil(when: (ev: Record<string, unknown>) => boolean, signal: NodeJS.Signals | null) {
-      const child: ChildProcess = spawn(
-        process.execPath,
-        [join(REPO, "bin/lo-exp.js"), "run", LINKEDOUT, "--json", "--set", `cache_dir=${killCache}`, "--set", `results_dir=${killResults}`, ...SMALL.flatMap((s) => ["--set", s])],
-        { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+      const child: ChildProcess = spawnLoExp(
+        ["run", LINKEDOUT, "--json", "--set", `cache_dir=${killCache}`, "--set", `results_dir=${killResults}`, ...SMALL.flatMap((s) => ["--set", s])],
+        { cwd: root },
       );
       let stderr = "";
       let fired = false;
@@ -237,7 +235,7 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
 
   it("a single config prints its metrics table and records how it was made", async () => {
     let printed = "";
-    const r = await runConfig(join(REPO, "configs/pop.yaml"), { sets: sets(), reporter: collectingReporter(), print: (t) => (printed += t) });
+    const r = await runConfig(join(REPO_ROOT, "configs/pop.yaml"), { sets: sets(), reporter: collectingReporter(), print: (t) => (printed += t) });
     expect(printed).to.match(/\| test +\| cold +\|/);
     const resolved = readFileSync(join(r.resultsDir, "resolved.yaml"), "utf8");
     expect(resolved).to.match(/ranking: popularity # .*configs\/pop\.yaml:\d+:\d+/);

@@ -6,7 +6,6 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadConfig, type ExperimentConfig } from "../../ts/config/index.js";
 import { DataError } from "../../ts/data/errors.js";
 import { planKeys, runGraph } from "../../ts/schedule/graph.js";
@@ -14,8 +13,8 @@ import { pipelineStages } from "../../ts/schedule/pipeline.js";
 import { checkBeforeRun, extractItems } from "../../ts/schedule/side-channels.js";
 import { Reporter } from "../../ts/schedule/progress.js";
 import { RunResources } from "../../ts/schedule/resources.js";
+import { REPO_ROOT } from "../helpers.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 describe("side channels: side file → extracted items and the extraction key", () => {
   let root: string;
@@ -23,8 +22,8 @@ describe("side channels: side file → extracted items and the extraction key", 
   const side = (rows: string) => writeFileSync(join(data, "MicroLens-x_side.csv"), `item,transcript,tags\n${rows}`);
   const config = async (channels: string[], extra: string[] = []): Promise<ExperimentConfig> =>
     (
-      await loadConfig(join(REPO, "configs/linkedout.yaml"), {
-        cwd: REPO,
+      await loadConfig(join(REPO_ROOT, "configs/linkedout.yaml"), {
+        cwd: REPO_ROOT,
         sets: [
           "dataset.source=microlens",
           `dataset.dir=${data}`,
@@ -86,8 +85,8 @@ describe("side channels: side file → extracted items and the extraction key", 
     const thrown = err(() => checkBeforeRun(bad));
     expect(thrown).to.be.instanceOf(DataError);
     expect(thrown.message).to.equal(`extract.side_channels: 'asr' is not a column of ${join(data, "MicroLens-x_side.csv")} (columns: transcript, tags)`);
-    const synth = (await loadConfig(join(REPO, "configs/linkedout.yaml"), { cwd: REPO, sets: ['extract.side_channels=["title","asr"]'] })).config;
+    const synth = (await loadConfig(join(REPO_ROOT, "configs/linkedout.yaml"), { cwd: REPO_ROOT, sets: ['extract.side_channels=["title","asr"]'] })).config;
     expect(err(() => checkBeforeRun(synth)).message).to.equal("extract.side_channels: 'asr' is not a column of the synthetic dataset's side file (columns: transcript)");
-    checkBeforeRun((await loadConfig(join(REPO, "configs/linkedout.yaml"), { cwd: REPO, sets: ['extract.side_channels=["title","transcript"]'] })).config);
+    checkBeforeRun((await loadConfig(join(REPO_ROOT, "configs/linkedout.yaml"), { cwd: REPO_ROOT, sets: ['extract.side_channels=["title","transcript"]'] })).config);
   });
 });

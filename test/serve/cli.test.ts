@@ -2,10 +2,9 @@
 import path from "node:path";
 import { expect } from "chai";
 import { execa } from "execa";
-import { REPO_ROOT } from "../../ts/worker/index.js";
+import { LO_EXP, REPO_ROOT } from "../helpers.js";
 import { trainedRun, type TrainedRun } from "./fixture.js";
 
-const BIN = path.join(REPO_ROOT, "bin", "lo-exp.js");
 
 describe("lo-exp serve / add-items (real processes)", function () {
   this.timeout(120_000);
@@ -15,7 +14,7 @@ describe("lo-exp serve / add-items (real processes)", function () {
   });
 
   it("serve prints its URL, answers, and stops cleanly on SIGINT", async () => {
-    const proc = execa("node", [BIN, "serve", run.runDir, "--port", "0", "--max-k", "7"], { cwd: REPO_ROOT, reject: false });
+    const proc = execa("node", [LO_EXP, "serve", run.runDir, "--port", "0", "--max-k", "7"], { cwd: REPO_ROOT, reject: false });
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
       proc.stdout!.on("data", (b: Buffer) => {
@@ -36,10 +35,10 @@ describe("lo-exp serve / add-items (real processes)", function () {
   });
 
   it("serve and add-items name a missing store in one line and exit 1", async () => {
-    const serve = await execa("node", [BIN, "serve", run.splitDir, "--port", "0"], { cwd: REPO_ROOT, reject: false });
+    const serve = await execa("node", [LO_EXP, "serve", run.splitDir, "--port", "0"], { cwd: REPO_ROOT, reject: false });
     expect(serve.exitCode).to.equal(1);
     expect(serve.stderr.trim()).to.equal(`lo-exp: ${path.join(run.splitDir, "embeddings", "store.json")}: no EmbeddingStore in this run (run the embed stage first; \`lo-exp run\` does and lists it in results/<name>/stages.json)`);
-    const add = await execa("node", [BIN, "add-items", run.runDir, "/no/such/video.mp4"], { cwd: REPO_ROOT, reject: false });
+    const add = await execa("node", [LO_EXP, "add-items", run.runDir, "/no/such/video.mp4"], { cwd: REPO_ROOT, reject: false });
     expect(add.exitCode).to.equal(1);
     expect(add.stderr.trim()).to.equal("lo-exp: /no/such/video.mp4: no such video file");
   });

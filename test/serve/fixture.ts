@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { findPython, REPO_ROOT } from "../../ts/worker/index.js";
+import { findPython } from "../../ts/worker/index.js";
+import { REPO_ROOT } from "../helpers.js";
 
 const SCRIPT = String.raw`
 import sys, torch

@@ -1,7 +1,6 @@
 // Remote workers over CURVE: real `python -m linkedout.worker --keys` processes bound to 127.0.0.1 (never
 // any other address), keys written by `lo-exp worker keygen`'s library function, real zeromq.js clients.
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,7 +19,7 @@ import {
 import { loadConfig } from "../../ts/config/index.js";
 import { RunResources } from "../../ts/schedule/resources.js";
 import { Reporter } from "../../ts/schedule/progress.js";
-import { REPO_ROOT } from "../../ts/worker/python.js";
+import { loExpSync, REPO_ROOT } from "../helpers.js";
 import { rejection } from "./helpers.js";
 
 describe("remote workers over CURVE", function () {
@@ -130,8 +129,8 @@ describe("remote workers over CURVE", function () {
     const err = await rejection(serveWorker({ bind: "tcp://0.0.0.0:5999" }));
     expect(err.type).to.equal("StartFailed");
     expect(err.message).to.contain("--bind tcp://0.0.0.0:5999: without --keys only ipc:// or tcp://127.0.0.1 are allowed");
-    const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, "bin/lo-exp.js"), "worker", "--bind", "tcp://0.0.0.0:5999"], { encoding: "utf8", timeout: 30_000 });
-    expect(cli.status).to.equal(1);
+    const cli = loExpSync(["worker", "--bind", "tcp://0.0.0.0:5999"], REPO_ROOT, 30_000);
+    expect(cli.code).to.equal(1);
     expect(cli.stderr.trim().split("\n")).to.have.length(1);
     expect(cli.stderr).to.match(/^lo-exp: worker: the Python worker exited with code 2 before it bound tcp:\/\/0\.0\.0\.0:5999: .*without --keys/);
   });

@@ -4,7 +4,8 @@
 // and finalizes the store. Its JSON-lines events on stdout become the same progress and report as the
 // worker-pool engine's (ts/schedule/extract.ts), so the stage graph and the CLI do not care which ran.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { MANIFEST_FILE, readManifest } from "./tokenstore-files.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -132,8 +133,8 @@ export async function runRayExtraction(config: ExtractionConfig, opts: RunRayExt
     const why = error ?? (stderr.trim().split("\n").slice(-3).join(" | ") || `exit status ${code}`);
     throw new ExtractionError(`Ray engine: ${why}`);
   }
-  const manifest = JSON.parse(readFileSync(join(opts.storeDir, "manifest.json"), "utf8")) as { complete: boolean };
-  if (!manifest.complete) throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: incomplete after the Ray run`);
+  const manifest = readManifest(opts.storeDir);
+  if (!manifest?.complete) throw new ExtractionError(`${join(opts.storeDir, MANIFEST_FILE)}: ${manifest ? "incomplete" : "missing"} after the Ray run`);
   const extracted = results.reduce((a, x) => a + x.extracted, 0);
   const skipped = cachedItems + results.reduce((a, x) => a + x.skipped, 0);
   const seconds = (Date.now() - t0) / 1000;

@@ -7,7 +7,7 @@
 // writer's commit is fenced, so a timed-out worker that is still running cannot commit over its retry.
 // Once every shard is committed the `finalize_store` op builds manifest.json once; the final check
 // reads it back: every catalogue item is present exactly once, either extracted or failed with its reason.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { shardIds } from "../data/shard.js";
 import { WorkerError, type WorkerClient, type WorkerPool } from "../worker/index.js";
@@ -16,7 +16,7 @@ import type { ProgressInfo } from "../worker/protocol.js";
 import { contentHash } from "../util/fs.js";
 import type { ExtractConfig, ModelConfig } from "../config/index.js";
 import { schedulerOnlyKeys, STORE_IDENTITY_SECTIONS, storeIdentityKeys } from "../config/schema.js";
-import { TOKENSTORE_FORMAT } from "./tokenstore-files.js";
+import { MANIFEST_FILE, readManifest, readShardSummary, shardDataFile, shardsWithParts, shardSummaryFile, TOKENSTORE_FORMAT } from "./tokenstore-files.js";
 
 /** One catalogue item as the extractor sees it; extra string fields are side channels (title, transcript…). */
 export interface ExtractItem {
@@ -140,40 +140,14 @@ export interface ExtractionConfig {
   extract: ExtractConfig;
 }
 
-interface ShardSummaryFile {
-  shard: number;
-  items: string[];
-  failed: { item: string; reason: string }[];
-  num_shards: number;
-}
-
-function readJson<T>(path: string): T | null {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch {
-    return null;
-  }
-}
-
 /** A shard whose summary covers exactly `ids` and has no unfinished part files is done. */
 function shardFinished(storeDir: string, shard: number, ids: readonly string[], retryFailed: boolean, withParts: ReadonlySet<number>): boolean {
   if (withParts.has(shard)) return false;
-  const s = readJson<ShardSummaryFile>(join(storeDir, `shard-${shard}.json`));
-  if (!s || !existsSync(join(storeDir, `shard-${shard}.arrow`))) return false;
+  const s = readShardSummary(storeDir, shard);
+  if (!s || !existsSync(join(storeDir, shardDataFile(shard)))) return false;
   if (retryFailed && s.failed.length > 0) return false;
   const covered = new Set([...s.items, ...s.failed.map((f) => f.item)]);
   return covered.size === ids.length && ids.every((id) => covered.has(id));
-}
-
-/** Shards with part files (unfinished work), from one directory listing (not one per shard). */
-function shardsWithParts(storeDir: string): Set<number> {
-  const out = new Set<number>();
-  if (!existsSync(storeDir)) return out;
-  for (const f of readdirSync(storeDir)) {
-    const m = /^shard-(\d+)\.part-/.exec(f);
-    if (m) out.add(Number(m[1]));
-  }
-  return out;
 }
 
 function isWorkerDeath(err: unknown, w: WorkerClient): boolean {
@@ -315,7 +289,7 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
 
   // the manifest, built once for the whole store (shard commits never touch it: linear in shards)
   // (a rerun that found every shard committed and the manifest written has nothing to finalize)
-  if (results.size > 0 || !existsSync(join(opts.storeDir, "manifest.json"))) {
+  if (results.size > 0 || !existsSync(join(opts.storeDir, MANIFEST_FILE))) {
     const finisher = initial.find((w) => w.alive) ?? (opts.replaceWorker ? await opts.replaceWorker() : null);
     if (!finisher) throw new ExtractionError("no live worker left to finalize the store");
     try {
@@ -326,15 +300,15 @@ export async function runExtraction(config: ExtractionConfig, opts: RunExtractio
   }
 
   // final check: the manifest lists every shard, and every catalogue item exactly once
-  const manifest = readJson<{ complete: boolean; num_shards: number; failed: { item: string; reason: string }[] }>(join(opts.storeDir, "manifest.json"));
-  if (!manifest) throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: missing after extraction`);
+  const manifest = readManifest(opts.storeDir);
+  if (!manifest) throw new ExtractionError(`${join(opts.storeDir, MANIFEST_FILE)}: missing after extraction`);
   if (!manifest.complete || manifest.num_shards !== numShards) {
-    throw new ExtractionError(`${join(opts.storeDir, "manifest.json")}: incomplete (${manifest.num_shards} shards recorded, ${numShards} expected)`);
+    throw new ExtractionError(`${join(opts.storeDir, MANIFEST_FILE)}: incomplete (${manifest.num_shards} shards recorded, ${numShards} expected)`);
   }
   const seen = new Map<string, number>();
   for (const m of shards) {
-    const sum = readJson<ShardSummaryFile>(join(opts.storeDir, `shard-${m.shard}.json`));
-    if (!sum) throw new ExtractionError(`shard ${m.shard}: summary shard-${m.shard}.json missing`);
+    const sum = readShardSummary(opts.storeDir, m.shard);
+    if (!sum) throw new ExtractionError(`shard ${m.shard}: summary ${shardSummaryFile(m.shard)} missing`);
     for (const id of [...sum.items, ...sum.failed.map((f) => f.item)]) seen.set(id, (seen.get(id) ?? 0) + 1);
   }
   for (const id of byId.keys()) {

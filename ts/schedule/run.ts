@@ -1,6 +1,7 @@
 // `lo-exp run CONFIG|EXPERIMENT`: run one config's stage graph, or every row of an experiment
 // table with one shared cache and worker pool, then publish results/<name>/.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readManifest } from "./tokenstore-files.js";
 import { join, relative, resolve } from "node:path";
 import { tableToIPC } from "apache-arrow";
 import { parse as parseYaml } from "yaml";
@@ -103,9 +104,7 @@ function makeReporter(opts: RunOptions): Reporter {
 function publishFailedItems(outputs: ReadonlyMap<string, StageOutput>, resultsDir: string): FailedItems {
   const file = join(resultsDir, "failed_items.tsv");
   const ex = outputs.get("extract");
-  const manifest = ex ? join(ex.dir, String(ex.meta.store ?? "store"), "manifest.json") : null;
-  const failed =
-    manifest && existsSync(manifest) ? ((JSON.parse(readFileSync(manifest, "utf8")) as { failed?: { item: string; reason: string }[] }).failed ?? []) : [];
+  const failed = (ex ? readManifest(join(ex.dir, String(ex.meta.store ?? "store")))?.failed : undefined) ?? [];
   const of = Number(ex?.meta.items ?? 0);
   if (failed.length === 0) {
     rmSync(file, { force: true });

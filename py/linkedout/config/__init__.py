@@ -1,10 +1,9 @@
 """The experiment config's defaults, read from the JSON Schemas (schemas/config/<section>.schema.json).
 
-The schemas are the one definition of every config key and default (TypeScript's types are generated
-from them, ts/config/generated/). The Python settings dataclasses (``linkedout.model.config``,
-``linkedout.train.spec``, ``linkedout.extract.extractor``) take their field defaults from here at import,
-so no default is written twice; ``py/tests/config/test_schema_mirrors.py`` checks that their fields
-and types match the schema.
+The schemas are the one definition of every config key and default. TypeScript's types and the
+Python section dataclasses (``linkedout.config.generated``, subclassed with their checks by
+``linkedout.model.config``, ``linkedout.train.spec``, ``linkedout.extract.extractor``) are generated from
+them by `npm run gen:config`; test/config/generated.test.ts fails when a generated file is stale.
 """
 
 from __future__ import annotations

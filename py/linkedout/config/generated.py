@@ -344,7 +344,7 @@ class TrainSchedule:
     # Epochs between decays (paper: 1).
     gap_epochs: int = 1
     # Decay factor per gap (paper: 1.0, i.e. constant).
-    alpha: float = 1
+    alpha: float = 1.0
 
 
 TrainPrecision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -358,9 +358,9 @@ class TrainLoss:
     """Objective: softmax CE + DirectAU alignment/uniformity."""
 
     # Weight of the DirectAU alignment term E‖ũ−ĩ‖².
-    align_weight: float = 1
+    align_weight: float = 1.0
     # γ, weight of the DirectAU uniformity term.
-    uniformity_gamma: float = 1
+    uniformity_gamma: float = 1.0
     # Subtract log(train_count+1) from training logits (MicroLens's in-batch debiasing).
     popularity_correction: bool = True
     # Drop the user's other items (earlier and later in the sequence) from each position's softmax negatives, as the evaluation masks the history. false: every catalogue item but the target is a negative, as RecBole trains its sequential models (measured worse for all three ID baselines on the 10k split, docs/model.md).
@@ -380,7 +380,7 @@ class TrainSection:
     # AdamW weight decay, on >= 2-D weights only (biases, norms and other 1-D parameters: 0).
     weight_decay: float = 0.1
     # Clip the global gradient norm at this value; 0 = no clipping.
-    grad_clip: float = 5
+    grad_clip: float = 5.0
     # step_schedule_with_warmup at epoch granularity (MicroLens): lr × (e+1)/(w+1) for the first w epochs, then lr × alpha^floor((e−w)/gap).
     schedule: TrainSchedule = field(default_factory=TrainSchedule)
     # Mixed precision: bf16 autocast; fp16 autocast with a gradient scaler (GPU only); auto = bf16 on GPU, fp32 on CPU. The loss and evaluation always run in fp32.
@@ -431,11 +431,11 @@ class WorkersSection:
     # torch intra-op threads per worker (torch.set_num_threads).
     threads: int = 1
     # Seconds between a local worker's heartbeats.
-    heartbeat_s: float = 1
+    heartbeat_s: float = 1.0
     # Seconds a worker may stay silent (no heartbeat, progress or reply) before a warning is logged. Counted only while the orchestrator itself runs: a stall of the whole host (every process frozen, then continued) is not silence. A worker whose process exits fails its calls at once, whatever this says.
-    heartbeat_timeout_s: float = 20
+    heartbeat_timeout_s: float = 20.0
     # Further seconds of silence after the warning before a live but silent worker is declared hung: it is killed, and its call retried or resumed as `max_attempts` allows. Remote workers use it too.
-    hang_grace_s: float = 60
+    hang_grace_s: float = 60.0
     # Tries in all for work whose worker died: an idempotent op (render, embed, rank shard, ...) is retried on another worker, training resumes from its last checkpoint on a new worker, a worker killed while starting is started again. Each retry is logged. Extraction shards follow `extract.max_attempts`.
     max_attempts: int = 3
     # Workers already running on other hosts (`lo-exp worker --bind tcp://HOST:PORT --keys DIR`), reached over ZeroMQ with CURVE and used beside the local ones: extraction shards and every other op go to them too. Their hosts must see the run's files (cache_dir, dataset, model) at the same paths, e.g. on a shared filesystem. See schemas/protocol/README.md, "Remote workers".

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ..config import section_defaults
+from ..config.generated import ModelTiny
 
 _TINY = section_defaults("model")["tiny"]  # `model.tiny` defaults, from schemas/config/model.schema.json
 
@@ -62,18 +63,16 @@ _CORPUS = [
 ]
 
 
-@dataclass(frozen=True)
-class TinyModelSpec:
-    hidden: int = _TINY["hidden"]
-    layers: int = _TINY["layers"]
-    image_size: int = _TINY["image_size"]
+@dataclass(frozen=True, kw_only=True)
+class TinyModelSpec(ModelTiny):
+    """`model.tiny` (hidden, layers, image_size, seed: generated from the schema) and the shape the config leaves fixed."""
+
     patch_size: int = 8
     vision_hidden: int = 32
     vision_layers: int = 2
     heads: int = 4
     kv_heads: int = 2
     vocab_size: int = 512
-    seed: int = _TINY["seed"]
 
 
 def _train_tokenizer(vocab_size: int):

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pyarrow as pa
 
 from ..store.token_store import StoreSettings, TokenStoreError
+from ..config import section_defaults
 from ..config.typed import to_dict
 from .extractor import ExtractSettings, ShardReport
 from .store_identity import extraction_key
@@ -74,13 +75,17 @@ def load_job(config_path: str | os.PathLike[str]) -> ExtractJob:
     except (TypeError, ValueError) as e:
         raise WorkUnitError(f"{path}: {e}") from e
     workers = cfg.get("workers") if isinstance(cfg.get("workers"), dict) else {}
+    # a key the file leaves out takes the schema's default (a resolved config has them all)
+    model = {**section_defaults("model"), **model}
+    extract = {**section_defaults("extract"), **extract}
+    workers = {**section_defaults("workers"), **workers}
     return ExtractJob(
         model_path=model_path,
-        model_dtype=str(model.get("dtype", "auto")),
+        model_dtype=str(model["dtype"]),
         settings=settings,
-        retry_failed=bool(extract.get("retry_failed", False)),
-        shard_size=int(extract.get("shard_size", 64)),
-        threads=int(workers.get("threads", 1)),
+        retry_failed=bool(extract["retry_failed"]),
+        shard_size=int(extract["shard_size"]),
+        threads=int(workers["threads"]),
     )
 
 

@@ -102,7 +102,7 @@ class BenchServeArgs:
     batch: int = 256
     k: int = 10
     # stop timing path (b) after this long (at least 3 queries)
-    paper_budget_s: float = 20
+    paper_budget_s: float = 20.0
     # 0 skips path (a)
     vllm_queries: int = 3
     vllm_candidates: int = 8
@@ -431,15 +431,15 @@ class RenderVideosSpecsItem:
     # Shape half-extent as a fraction of the frame side.
     size: float
     # Fixed rotation of the shape, degrees.
-    angle: float = 0
+    angle: float = 0.0
     # Motion cycles over the clip.
-    speed: float = 1
+    speed: float = 1.0
     # Start of the motion cycle.
-    phase: float = 0
+    phase: float = 0.0
     # Clip duration in seconds.
     seconds: float
     # Per-pixel uniform noise amplitude.
-    noise: float = 0
+    noise: float = 0.0
     # Seeds the per-pixel noise.
     seed: int = 0
 

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from ..util.atomic import write_json_atomic
+from ..util.atomic import temp_path, write_json_atomic
 
 FORMAT = "linkedout.embeddingstore/1"
 TABLE = "items"
@@ -151,25 +151,29 @@ class EmbeddingStore:
         """
         path = Path(path)
         _check_rows(items, z, gates, f"EmbeddingStore {path}")
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        table = _connect(tmp).create_table(
-            TABLE, _rows_table(np.arange(len(items)), items, z, gates, model_version, "catalogue")
-        )
-        manifest = {
-            "format": FORMAT,
-            "model_version": model_version,
-            "d_z": int(z.shape[1]),
-            "taps": int(gates.shape[1]),
-            "n_items": len(items),
-            "n_added": 0,
-            "table_version": int(table.version),
-            "written": time.time(),
-            **(extra or {}),
-        }
-        write_json_atomic(tmp / MANIFEST, manifest)
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        tmp = temp_path(path)  # unique per writer: two pods (both PID 1) never share it
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        try:
+            table = _connect(tmp).create_table(
+                TABLE, _rows_table(np.arange(len(items)), items, z, gates, model_version, "catalogue")
+            )
+            manifest = {
+                "format": FORMAT,
+                "model_version": model_version,
+                "d_z": int(z.shape[1]),
+                "taps": int(gates.shape[1]),
+                "n_items": len(items),
+                "n_added": 0,
+                "table_version": int(table.version),
+                "written": time.time(),
+                **(extra or {}),
+            }
+            write_json_atomic(tmp / MANIFEST, manifest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed write leaves nothing behind
+            raise
+        old = temp_path(path, ".old")
         if path.exists():
             os.replace(path, old)
         os.replace(tmp, path)

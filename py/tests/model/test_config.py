@@ -1,5 +1,5 @@
 """The Python config mirrors reject unknown keys by path and round-trip (their agreement with the
-schemas: py/tests/config/test_schema_mirrors.py)."""
+schemas: generated from them, py/tests/config/test_generated.py)."""
 
 import pytest
 

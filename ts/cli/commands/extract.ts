@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Argv } from "yargs";
 import { CliError, type CliCommand } from "../command.js";
 
@@ -26,6 +27,7 @@ export const extractCommand: CliCommand<ExtractArgs> = {
       .option("json", { type: "boolean", default: false, describe: "NDJSON progress events on stdout" }) as unknown as Argv<ExtractArgs>,
   handler: async (args) => {
     const { runExtractStages } = await import("../../schedule/extract-run.js");
+    const { MANIFEST_FILE } = await import("../../schedule/tokenstore-files.js");
     const { StageError } = await import("../../schedule/graph.js");
     const ac = new AbortController();
     const onSigint = () => {
@@ -47,7 +49,7 @@ export const extractCommand: CliCommand<ExtractArgs> = {
         args.json
           ? `${JSON.stringify(line)}\n`
           : `TokenStore ${r.store}${r.cached ? " (cached)" : ""}: ${String(r.meta.items)} items, ${failed} failed` +
-              (failed ? ` (listed with reasons in ${r.store}/manifest.json; --retry-failed re-attempts them)` : "") + "\n",
+              (failed ? ` (listed with reasons in ${join(r.store, MANIFEST_FILE)}; --retry-failed re-attempts them)` : "") + "\n",
       );
     } catch (err) {
       if (ac.signal.aborted) throw new CliError("interrupted; partial work is kept, rerun to resume", 130);
