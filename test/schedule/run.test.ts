@@ -87,7 +87,8 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
 
   it("runs table4: four rows, one extraction shared by all, table.md and plots; a rerun does no work", async () => {
     const reporter = collectingReporter();
-    const out = await runTable(TABLE4, { sets: sets(), reporter, print: () => {} });
+    // one seed of the table's three keeps the test short (test/schedule/seeds.test.ts runs several)
+    const out = await runTable(TABLE4, { sets: sets(), seeds: [0], reporter, print: () => {} });
     expect(out.rows.map((r) => r.name)).to.deep.equal([
       "ablation-last-layer-last-token",
       "ablation-mean-pool",
@@ -117,18 +118,18 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
       expect(table).to.include(hr10.toFixed(4));
     }
     // ranks.arrow merged from the workers' user shards: every user once per split, top-20 lists kept
-    const ranks = tableFromIPC(readFileSync(join(results, "linkedout", "ranks.arrow"))).toArray();
+    const ranks = tableFromIPC(readFileSync(join(results, "linkedout", "seed-0", "ranks.arrow"))).toArray();
     expect(ranks.filter((r) => r.split === "test")).to.have.length(500);
     for (const r of ranks) {
       const top = [...r.topk] as string[];
       expect(top).to.have.length(20);
       expect(top.includes(r.target)).to.equal(r.rank <= 20);
     }
-    const rowsLast = readMetrics(join(results, "linkedout", "metrics.arrow"));
+    const rowsLast = readMetrics(join(results, "linkedout", "seed-0", "metrics.arrow"));
     expect(rowsLast.filter((r) => r.split === "test" && r.slice === "overall")).to.have.length(4); // hr/ndcg × K 10/20
 
     const again = collectingReporter();
-    await runTable(TABLE4, { sets: sets(), reporter: again, print: () => {} });
+    await runTable(TABLE4, { sets: sets(), seeds: [0], reporter: again, print: () => {} });
     expect(again.events.filter((e) => e.event === "stage_start")).to.deep.equal([]);
     expect(again.events.filter((e) => e.event === "log" && e.message.startsWith("starting Python workers"))).to.deep.equal([]);
     expect(again.events.filter((e) => e.event === "cache_hit").length).to.be.greaterThan(20);
@@ -197,7 +198,7 @@ describe("lo-exp run end to end (ts/schedule/run)", function () {
     }
 
     it("SIGKILL during extraction, SIGINT and SIGKILL during training, then a clean rerun: same metrics as uninterrupted", async () => {
-      const reference = readMetrics(join(results, "linkedout", "metrics.arrow"));
+      const reference = readMetrics(join(results, "linkedout", "seed-0", "metrics.arrow"));
 
       const k1 = await runUntil((e) => e.event === "progress" && e.stage === "extract" && Number(e.done) > 0, "SIGKILL");
       expect(k1.signal, k1.stderr).to.equal("SIGKILL");

@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CliCommand } from "./command.js";
 import { benchCommand } from "./commands/bench.js";
+import { compareCommand } from "./commands/compare.js";
 import { configCommand } from "./commands/config.js";
 import { dataCommand } from "./commands/data.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -16,7 +17,7 @@ import { EXIT, reportError } from "./errors.js";
 
 // The explicit list of verbs. Adding a verb = one import + one entry here. Verb modules import their
 // library code inside the handler, so `--help` and light verbs do not pay for zeromq, arrow or execa.
-const commands: CliCommand<any>[] = [benchCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand, workerCommand];
+const commands: CliCommand<any>[] = [benchCommand, compareCommand, configCommand, dataCommand, doctorCommand, extractCommand, modelCommand, runCommand, serveCommand, addItemsCommand, workerCommand];
 
 /** package.json's version (this file is ts/cli/main.ts or its compiled dist/cli/main.js: both two levels down). */
 export function packageVersion(): string {

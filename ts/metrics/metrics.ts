@@ -87,12 +87,7 @@ export function metricsFromRanks(ranks: readonly RankRow[], items: readonly Cata
   for (const split of ["valid", "test"] as const) {
     const mine = ranks.filter((r) => r.split === split);
     if (mine.length === 0) continue;
-    const slices: [Slice, RankRow[]][] = [
-      ["overall", mine],
-      ["cold", mine.filter((r) => trainCount.get(r.target)! <= coldMax)],
-      ["longtail", mine.filter((r) => !head.has(r.target))],
-    ];
-    for (const [slice, rs] of slices) {
+    for (const [slice, rs] of sliceTargets(mine, items, opts)) {
       const hr: Record<number, number | null> = {};
       const ndcg: Record<number, number | null> = {};
       for (const k of ks) {
@@ -111,6 +106,18 @@ export function metricsFromRanks(ranks: readonly RankRow[], items: readonly Cata
     coldItems: items.filter((r) => r.train_count <= coldMax).length,
     rows,
   };
+}
+
+/** The rows of each slice (see the file header): overall, cold, longtail. */
+export function sliceTargets(ranks: readonly RankRow[], items: readonly CatalogueCounts[], opts: MetricsOptions = {}): [Slice, RankRow[]][] {
+  const coldMax = opts.coldMax ?? 5;
+  const trainCount = new Map(items.map((r) => [r.item, r.train_count]));
+  const head = headItems(items, opts.longTailShare ?? 0.8);
+  return [
+    ["overall", [...ranks]],
+    ["cold", ranks.filter((r) => (trainCount.get(r.target) ?? 0) <= coldMax)],
+    ["longtail", ranks.filter((r) => !head.has(r.target))],
+  ];
 }
 
 /** Read the catalogue's train counts from items.arrow. */

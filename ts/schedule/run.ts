@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { readManifest } from "./tokenstore-files.js";
 import { join, relative, resolve } from "node:path";
+import { tableToIPC } from "apache-arrow";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, configToYaml, loadConfig, type ExperimentConfig, type LoadedConfig } from "../config/index.js";
 import { writeArrowFile } from "../data/index.js";
@@ -15,7 +16,7 @@ import { configSourcesNote, PreflightError, preflightProblems } from "./prefligh
 import { defaultLogMode, Reporter, type LogMode } from "./progress.js";
 import { RunResources } from "./resources.js";
 import { concatMetricsTables, metricsArrowTable, metricValues, publishOutputs } from "./results.js";
-import { isTableDocument, loadTableSpec, renderTable, type MetricValue, type TableRowResult } from "./table.js";
+import { isTableDocument, loadTableSpec, renderTable, tableArrow, tableCells, type MetricValue, type SeedRun, type TableRowResult, type TableSpec } from "./table.js";
 
 export interface RunOptions {
   /** --set overrides for every config */
@@ -36,6 +37,13 @@ export interface RunOptions {
   strict?: boolean;
   /** --verify-cache: check the sha256 of every file of every cache hit (default: sizes, and hashes of small files) */
   verifyCache?: boolean;
+  /** --seeds: run each config once per training seed (overrides an experiment table's `seeds`) */
+  seeds?: readonly number[];
+}
+
+/** One config run with one training seed: `train.seed` set, results in results/<name>/seed-<seed>/. */
+interface SeedOption {
+  seed?: number;
 }
 
 /** Items a run could not use (undecodable or missing videos), and where they are listed. */
@@ -62,6 +70,8 @@ export class FailedItemsError extends Error {
 
 export interface ConfigRunResult {
   name: string;
+  /** the training seed (train.seed) it ran with */
+  seed: number;
   config: ExperimentConfig;
   loaded: LoadedConfig;
   resultsDir: string;
@@ -74,7 +84,10 @@ export interface ConfigRunResult {
 export interface TableRunResult {
   name: string;
   resultsDir: string;
+  /** every row × seed run, row by row */
   rows: ConfigRunResult[];
+  /** the seed of each entry of `rows` */
+  seeds: number[];
   tableMarkdown: string;
 }
 
@@ -118,11 +131,12 @@ function printer(opts: RunOptions, reporter: Reporter): (text: string) => void {
 /** Run one config. With `shared`, the caller owns the reporter and worker pool (experiment tables). */
 export async function runConfig(
   path: string,
-  opts: RunOptions = {},
+  opts: RunOptions & SeedOption = {},
   shared?: { reporter: Reporter; resources: RunResources },
 ): Promise<ConfigRunResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const loaded = await loadConfig(path, { sets: opts.sets ?? [], cwd });
+  const seedSets = opts.seed === undefined ? [] : [`train.seed=${opts.seed}`];
+  const loaded = await loadConfig(path, { sets: [...(opts.sets ?? []), ...seedSets], cwd });
   const { config } = loaded;
   if (!shared) {
     // an experiment table checks all its rows before the first one starts
@@ -148,10 +162,10 @@ export async function runConfig(
       if (err instanceof Error) err.message += configSourcesNote(err.message, loaded, cwd);
       throw err;
     }
-    const resultsDir = join(config.results_dir, config.name);
+    const resultsDir = join(config.results_dir, config.name, ...(opts.seed === undefined ? [] : [`seed-${opts.seed}`]));
     publishOutputs(outputs, resultsDir);
     writeFileAtomic(join(resultsDir, "resolved.yaml"), `# resolved config of run ${config.name}; each value's source in its comment\n${configToYaml(loaded, { sources: true, cwd })}`);
-    const argv = opts.commandLine ?? ["lo-exp", "run", path, ...(opts.sets ?? []).flatMap((s) => ["--set", s])];
+    const argv = opts.commandLine ?? ["lo-exp", "run", path, ...[...(opts.sets ?? []), ...seedSets].flatMap((s) => ["--set", s])];
     writeFileAtomic(join(resultsDir, "command.txt"), `${argv.map(shellQuote).join(" ")}\n# cwd: ${cwd}\n`);
     writeFileAtomic(
       join(resultsDir, "stages.json"),
@@ -176,19 +190,57 @@ export async function runConfig(
       printer(opts, reporter)(`\n${formatMetrics(metrics)}\n${failedSummary(failed, cwd)}`);
       if (failed.count > 0 && (opts.strict || config.strict)) throw new FailedItemsError([{ run: config.name, failed }]);
     }
-    return { name: config.name, config, loaded, resultsDir, outputs, metrics, values, failed };
+    return { name: config.name, seed: config.train.seed, config, loaded, resultsDir, outputs, metrics, values, failed };
   } finally {
     signal.removeEventListener("abort", onAbort);
     if (!shared) await resources.close();
   }
 }
 
-/** Run every row of an experiment table (one cache, one worker pool) and write its table.md. */
+/** Run every row of an experiment table (one cache, one worker pool) and write its table.md and table.arrow. */
 export async function runTable(path: string, opts: RunOptions = {}): Promise<TableRunResult> {
+  return runTableSpec(loadTableSpec(path, opts.cwd ?? process.cwd()), opts);
+}
+
+/** A single config run over several seeds: a one-row table, written to results/<name>/ (seeds in seed-<s>/). */
+async function runConfigSeeds(path: string, opts: RunOptions): Promise<TableRunResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const spec = loadTableSpec(path, cwd);
+  const { config, file } = await loadConfig(path, { sets: opts.sets ?? [], cwd });
+  const columns = config.eval.ks.flatMap((k) => [`hr@${k}`, `ndcg@${k}`]);
+  const spec: TableSpec = {
+    name: config.name,
+    title: config.name,
+    paper_source: "",
+    split: "test",
+    columns,
+    slices: ["overall", "cold", "longtail"],
+    sets: [],
+    seeds: [],
+    baseline: "",
+    rows: [{ label: config.name, config: file, group: "", paper: null }],
+    file,
+  };
+  return runTableSpec(spec, opts);
+}
+
+/** The ranks.arrow a run published and the split's items.arrow, for the table's statistics. */
+function seedRun(r: ConfigRunResult): SeedRun {
+  const split = r.outputs.get("split");
+  if (!split) throw new Error(`${r.name}: the pipeline produced no split`);
+  return {
+    seed: r.seed,
+    ranks: join(r.resultsDir, "ranks.arrow"),
+    items: join(split.dir, "items.arrow"),
+    eval: { coldMax: r.config.eval.cold_max, longTailShare: r.config.eval.long_tail_share },
+  };
+}
+
+async function runTableSpec(spec: TableSpec, opts: RunOptions): Promise<TableRunResult> {
+  const cwd = opts.cwd ?? process.cwd();
   const reporter = makeReporter(opts);
   const sets = [...spec.sets, ...(opts.sets ?? [])];
+  // --seeds overrides the table's; none: each row once, with its config's own train.seed
+  const seeds: (number | undefined)[] = opts.seeds?.length ? [...opts.seeds] : spec.seeds.length ? spec.seeds : [undefined];
   // Check every row's config before any work starts: a typo in the last row should not cost the others' run time.
   const problems: string[] = [];
   const names = new Map<string, string>();
@@ -209,30 +261,68 @@ export async function runTable(path: string, opts: RunOptions = {}): Promise<Tab
     }
   }
   if (problems.length) throw new PreflightError(problems);
-  const rows: ConfigRunResult[] = [];
+  const runs: ConfigRunResult[][] = spec.rows.map(() => []);
   // workers come from the first row's config; rows with other settings restart the pool
   const resources = new RunResources(firstWorkers!, reporter);
   try {
-    for (const row of spec.rows) {
-      reporter.log(`── ${spec.name}: ${row.label} (${row.config})`);
-      rows.push(await runConfig(row.config, { ...opts, sets, cwd }, { reporter, resources }));
+    // seed by seed, every row: an interrupted run has whole seeds of the table done first. Data, split
+    // and extraction do not depend on the seed: the cache serves them after their first run.
+    for (const seed of seeds) {
+      for (const [i, row] of spec.rows.entries()) {
+        reporter.log(`── ${spec.name}: ${row.label}${seed === undefined ? "" : `, seed ${seed}`} (${row.config})`);
+        runs[i]!.push(await runConfig(row.config, { ...opts, sets, cwd, ...(seed === undefined ? {} : { seed }) }, { reporter, resources }));
+      }
     }
+    return await publishTable(spec, runs, seeds, opts, { reporter, resources });
   } finally {
     await resources.close();
   }
-  const resultsDir = join(rows[0]!.config.results_dir, spec.name);
-  const results: TableRowResult[] = rows.map((r, i) => ({ spec: spec.rows[i]!, run: r.name, metrics: r.values }));
+}
+
+/** table.md, table.arrow, table.png and metrics.arrow of a finished table run. */
+async function publishTable(
+  spec: TableSpec,
+  runs: ConfigRunResult[][],
+  seeds: readonly (number | undefined)[],
+  opts: RunOptions,
+  shared: { reporter: Reporter; resources: RunResources },
+): Promise<TableRunResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const { reporter } = shared;
+  const rows = runs.flat();
+  const first = rows[0]!;
+  const resultsDir = join(first.config.results_dir, spec.name);
+  const cells = tableCells(spec, runs.map((perSeed) => perSeed.map(seedRun)));
+  const results: TableRowResult[] = runs.map((perSeed, i) => ({
+    spec: spec.rows[i]!,
+    run: perSeed[0]!.name,
+    cells: cells[i]!,
+    ranks: perSeed.map((r) => join(r.resultsDir, "ranks.arrow")),
+  }));
   const notes = [
-    `data: ${describeData(rows[0]!.config)}; each row's full results are in \`${rows[0]!.config.results_dir}/<run>/\`.`,
+    `data: ${describeData(first.config)}; each row's full results are in \`${first.config.results_dir}/<run>/${seeds[0] === undefined ? "" : "seed-<seed>/"}\`; every number of this table, per seed, in \`table.arrow\` here.`,
   ];
   const tableMarkdown = renderTable(spec, results, notes);
   mkdirSync(resultsDir, { recursive: true });
-  writeArrowFile(join(resultsDir, "metrics.arrow"), concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, r.name))));
+  writeArrowFile(
+    join(resultsDir, "metrics.arrow"),
+    concatMetricsTables(rows.map((r) => metricsArrowTable(r.values, seeds[0] === undefined ? r.name : `${r.name}/seed-${r.seed}`))),
+  );
+  const tablePath = join(resultsDir, "table.arrow");
+  const tableBytes = tableToIPC(tableArrow(spec, results), "file");
+  const png = join(resultsDir, "table.png");
+  // the plot needs a worker: redrawn only when the numbers changed, so a rerun of a finished table starts none
+  const redraw = !existsSync(png) || !existsSync(tablePath) || !Buffer.from(tableBytes).equals(readFileSync(tablePath));
+  writeFileAtomic(tablePath, tableBytes);
   writeFileAtomic(join(resultsDir, "table.md"), tableMarkdown);
+  if (redraw) {
+    const pool = await shared.resources.pool();
+    await pool.call("plot_report", { out_dir: resultsDir, table_path: tablePath, title: spec.title || spec.name }, { log: (m) => reporter.log(m) });
+  }
   printer(opts, reporter)(`\n${tableMarkdown}\n${rows.map((r) => failedSummary(r.failed, cwd).replace(/^\n/, `\n${r.name}: `)).join("")}`);
   const strictFailures = rows.filter((r) => r.failed.count > 0 && (opts.strict || r.config.strict)).map((r) => ({ run: r.name, failed: r.failed }));
   if (strictFailures.length) throw new FailedItemsError(strictFailures);
-  return { name: spec.name, resultsDir, rows, tableMarkdown };
+  return { name: spec.name, resultsDir, rows, seeds: rows.map((r) => r.seed), tableMarkdown };
 }
 
 function describeData(config: ExperimentConfig): string {
@@ -250,5 +340,6 @@ export async function runPath(path: string, opts: RunOptions = {}): Promise<Conf
     doc = undefined; // let the config loader report the YAML error with its location
   }
   if (doc && typeof doc === "object" && isTableDocument(doc as Record<string, unknown>)) return runTable(path, opts);
+  if (opts.seeds?.length) return runConfigSeeds(path, opts);
   return runConfig(path, opts);
 }

@@ -401,6 +401,8 @@ class PlotReportArgs:
     title: str = ""
     # epochs.arrow (epoch + per-epoch columns such as valid_hr10); empty = no epoch curves.
     epochs_path: str = ""
+    # table.arrow of an experiment table (ts/schedule/table.ts): table.png, one panel per slice and metric, bars at the mean with 95 % interval error bars and a dot per seed; empty = none.
+    table_path: str = ""
 
     @classmethod
     def from_json(cls: type[_T], data: Mapping[str, Any] | None, path: str) -> _T:

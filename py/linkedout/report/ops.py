@@ -9,19 +9,24 @@ from linkedout.protocol.op import FrameValue, OpContext, OpError, OpResult
 
 
 def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContext) -> OpResult:
-    """Write gates_kde.png, gates_box.png (if gates_path), training_curves.png (if train_log_path) and
-    epoch_curves.png (if epochs_path).
+    """Write gates_kde.png, gates_box.png (if gates_path), training_curves.png (if train_log_path),
+    epoch_curves.png (if epochs_path) and table.png (if table_path: an experiment table with error bars).
 
     Returns the written file names and the per-layer average contribution % (layer -> percent).
     """
     # matplotlib is imported here, not at registry import, so worker start-up stays fast.
-    from .plots import gate_matrix, plot_gate_box, plot_gate_kde, plot_training_curves, read_arrow
+    from .plots import gate_matrix, plot_gate_box, plot_gate_kde, plot_table, plot_training_curves, read_arrow
 
     out_dir = Path(args["out_dir"])
     title = str(args.get("title", ""))
     written: list[str] = []
     result: dict[str, Any] = {}
-    steps = int(bool(args.get("gates_path"))) * 2 + int(bool(args.get("train_log_path"))) + int(bool(args.get("epochs_path")))
+    steps = (
+        int(bool(args.get("gates_path"))) * 2
+        + int(bool(args.get("train_log_path")))
+        + int(bool(args.get("epochs_path")))
+        + int(bool(args.get("table_path")))
+    )
     done = 0
     if args.get("gates_path"):
         path = Path(args["gates_path"])
@@ -50,5 +55,13 @@ def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpCont
         done += 1
         ctx.progress(done, steps, "plots")
         written.append(file_name)
+    if args.get("table_path"):
+        path = Path(args["table_path"])
+        if not path.exists():
+            raise OpError("NotFound", f"table file not found: {path}")
+        result["table_bars"] = plot_table(read_arrow(path), out_dir / "table.png", title or "experiment table")
+        done += 1
+        ctx.progress(done, steps, "plots")
+        written.append("table.png")
     result["written"] = written
     return OpResult(result)

@@ -167,3 +167,58 @@ def plot_training_curves(log: pa.Table, path: Path, title: str) -> list[str]:
     axes[0, 0].set_title(title)
     _save(fig, path)
     return series
+
+
+def plot_table(table: pa.Table, path: Path, title: str) -> list[dict[str, object]]:
+    """An experiment table's metrics (table.arrow, ts/schedule/table.ts) with 95 % error bars.
+
+    One panel per slice x metric column; per table row a bar at the mean over seeds, an error bar
+    over its bootstrap interval (test users and seeds, docs/results.md) and a dot per seed. A row
+    whose paired difference from the baseline row excludes 0 is labelled with ▲ or ▼.
+    Returns, per panel, the error bars as drawn (row, mean, low, high) read back from the axes.
+    """
+    rows = table.to_pylist()
+    if not rows:
+        raise ValueError("table.arrow has no rows")
+    labels = list(dict.fromkeys(r["row"] for r in rows))
+    panels = list(dict.fromkeys((r["slice"], r["metric"], r["k"]) for r in rows))
+    cols = len({(m, k) for _, m, k in panels})
+    nrows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 0.5 * len(labels) + 2.2 * nrows), squeeze=False)
+    drawn: list[dict[str, object]] = []
+    for ax, (slice_name, metric, k) in zip(axes.flat, panels):
+        cell = {r["row"]: r for r in rows if (r["slice"], r["metric"], r["k"]) == (slice_name, metric, k)}
+        present = [lb for lb in labels if lb in cell]
+        y = np.arange(len(present), dtype=np.float64)
+        mean = np.array([cell[lb]["mean"] for lb in present])
+        low = np.array([cell[lb]["ci_low"] for lb in present])
+        high = np.array([cell[lb]["ci_high"] for lb in present])
+        ax.barh(y, mean, color="#9ecae1", height=0.6)
+        bars = ax.errorbar(mean, y, xerr=np.vstack([mean - low, high - mean]), fmt="none", ecolor="black", capsize=3, lw=1)
+        for i, lb in enumerate(present):
+            vals = cell[lb]["values"] or []
+            ax.plot(vals, [y[i]] * len(vals), "o", color="#08519c", markersize=3)
+        ticks = []
+        for lb in present:
+            r = cell[lb]
+            mark = ""
+            if r.get("significant"):
+                mark = " ▲" if (r.get("difference") or 0) > 0 else " ▼"
+            ticks.append(f"{lb}{mark}")
+        ax.set_yticks(y, ticks, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(f"{slice_name}: {'HR' if metric == 'hr' else 'NDCG'}@{k}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        # read the bars back from the artist: what the figure shows, not what was passed in
+        segments = bars.lines[2][0].get_segments()
+        drawn.append({
+            "slice": slice_name, "metric": metric, "k": int(k),
+            "bars": [{"row": lb, "mean": float(mean[i]), "low": float(seg[0][0]), "high": float(seg[1][0])} for i, (lb, seg) in enumerate(zip(present, segments))],
+        })
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    seeds = rows[0]["seeds"] or []
+    fig.suptitle(f"{title} — mean{' over %d seeds' % len(seeds) if len(seeds) > 1 else ''}, 95 % interval; dots: seeds", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    return drawn

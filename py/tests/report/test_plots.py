@@ -107,3 +107,42 @@ def test_training_curves_plot_numeric_columns(tmp_path: Path, ctx: OpContext) ->
 def test_missing_input_is_a_clear_error(tmp_path: Path, ctx: OpContext) -> None:
     with pytest.raises(OpError, match="gates file not found"):
         plot_report({"out_dir": str(tmp_path), "gates_path": str(tmp_path / "nope.arrow")}, {}, ctx)
+
+
+def experiment_table() -> pa.Table:
+    """A table.arrow as ts/schedule/table.ts writes it: two rows, two seeds, one slice, two columns."""
+    cells = [
+        # row, metric, k, per-seed values, ci_low, ci_high, significant, difference
+        ("A", "hr", 10, [0.30, 0.34], 0.27, 0.37, None, None),
+        ("B", "hr", 10, [0.40, 0.44], 0.36, 0.47, True, 0.1),
+        ("A", "ndcg", 10, [0.10, 0.12], 0.08, 0.13, None, None),
+        ("B", "ndcg", 10, [0.11, 0.12], 0.09, 0.14, False, 0.005),
+    ]
+    return pa.table({
+        "row": [c[0] for c in cells],
+        "slice": ["overall"] * 4,
+        "metric": [c[1] for c in cells],
+        "k": pa.array([c[2] for c in cells], pa.int32()),
+        "seeds": pa.array([[0, 1]] * 4, pa.list_(pa.int32())),
+        "values": pa.array([c[3] for c in cells], pa.list_(pa.float64())),
+        "mean": [sum(c[3]) / 2 for c in cells],
+        "ci_low": [c[4] for c in cells],
+        "ci_high": [c[5] for c in cells],
+        "significant": pa.array([c[6] for c in cells], pa.bool_()),
+        "difference": pa.array([c[7] for c in cells], pa.float64()),
+    })
+
+
+def test_table_plot_draws_the_interval_as_error_bars(tmp_path: Path, ctx: OpContext) -> None:
+    write_arrow(tmp_path / "table.arrow", experiment_table())
+    out = plot_report({"out_dir": str(tmp_path), "table_path": str(tmp_path / "table.arrow"), "title": "t"}, {}, ctx)
+    assert out.result["written"] == ["table.png"]
+    panels = {(p["metric"], p["k"]): p["bars"] for p in out.result["table_bars"]}
+    # the drawn error bars span each row's interval, around its mean
+    assert panels[("hr", 10)] == [
+        {"row": "A", "mean": pytest.approx(0.32), "low": pytest.approx(0.27), "high": pytest.approx(0.37)},
+        {"row": "B", "mean": pytest.approx(0.42), "low": pytest.approx(0.36), "high": pytest.approx(0.47)},
+    ]
+    assert [b["low"] for b in panels[("ndcg", 10)]] == pytest.approx([0.08, 0.09])
+    w, h = png_size(tmp_path / "table.png")
+    assert w > 300 and h > 150

@@ -570,7 +570,7 @@ export interface HelloArgs {
 export interface MatmulArgs {}
 export interface PingArgs {}
 /**
- * Write a run's PNG plots (py/linkedout/report): gate-weight KDE and box plots with average contribution % (paper Figs. 4-5) from gates.arrow, training curves from train_log.arrow (per step) and epochs.arrow (per epoch). Files are written then renamed.
+ * Write a run's PNG plots (py/linkedout/report): gate-weight KDE and box plots with average contribution % (paper Figs. 4-5) from gates.arrow, training curves from train_log.arrow (per step) and epochs.arrow (per epoch); an experiment table's metrics with 95 % error bars from table.arrow. Files are written then renamed.
  */
 export interface PlotReportArgs {
   /**
@@ -593,6 +593,10 @@ export interface PlotReportArgs {
    * epochs.arrow (epoch + per-epoch columns such as valid_hr10); empty = no epoch curves.
    */
   epochs_path?: string;
+  /**
+   * table.arrow of an experiment table (ts/schedule/table.ts): table.png, one panel per slice and metric, bars at the mean with 95 % interval error bars and a dot per seed; empty = none.
+   */
+  table_path?: string;
 }
 /**
  * Rank one contiguous shard of a split's users against the whole catalogue with a finished run's best weights (history masked, ties by catalogue index) and write an Arrow IPC file in the ranks.arrow format. Result: out, users, start, stop, hr10, ndcg10.
