@@ -105,7 +105,11 @@ describe("extraction as a cluster work unit (python -m linkedout.extract, SLURM 
     expect(first.map((p) => /shard (\d+)\/(\d+): (\d+) extracted/.exec(p.stderr)?.slice(1, 3))).to.deep.equal([["0", "4"], ["2", "4"]]);
     const half = await finalize();
     expect(half.code).to.equal(2);
-    expect(half.stderr.trim()).to.equal(`linkedout.extract finalize: ${store}: 2 of 4 shards not finished, e.g. shard 1 (run it: --shard 1 --of 4)`);
+    expect(half.stderr.trim()).to.equal(
+      `linkedout.extract finalize: ${store}: 2 of 4 shards not finished, e.g. shard 1; rerun the same \`lo-exp run …\` or ` +
+        "`lo-exp extract …` command (it resumes unfinished shards), or on a cluster the shard's own job " +
+        "(`python -m linkedout.extract … --shard 1 --of 4`, docs/cluster.md)",
+    );
 
     // the retry: `sbatch --array=1,3 ...` (SLURM_ARRAY_TASK_COUNT=2) still runs shards 1 and 3 of 4
     const retry = await submit([1, 3]);
