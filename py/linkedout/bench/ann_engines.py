@@ -73,6 +73,7 @@ def main() -> None:
 
     faiss.omp_set_num_threads(1)
     from linkedout.bench.catalogue import topic_catalogue, topic_histories
+    from linkedout.serve.ann import AnnIndex, AnnSettings
     from linkedout.bench.serve import HISTORY, BenchShapes, bench_model
 
     shapes = BenchShapes()
@@ -101,16 +102,12 @@ def main() -> None:
             measure("exact topk(u @ Zt)", lambda: None, lambda _, q: torch.topk(torch.from_numpy(q) @ zt, K).indices.numpy()[0],
                     queries, exact, z)
         elif engine == "faiss-ivf-flat":
+            # the serving index itself (linkedout.serve.ann.AnnIndex), as `serve.index: ann` builds it
             def build_flat() -> Any:
-                quant = faiss.IndexFlatIP(d)
-                ix = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-                ix.train(z_np[np.random.default_rng(0).choice(n, min(n, 50 * nlist), replace=False)])
-                ix.add(z_np)
-                return ix
+                return AnnIndex.build(z, model_version="bench", table_version=0, settings=AnnSettings(nlist=nlist), threads=1)
             for nprobe in (64, 128, 256):
                 def search(index: Any, q: np.ndarray, nprobe: int = nprobe) -> np.ndarray:
-                    index.nprobe = nprobe
-                    return index.search(q, K)[1][0]
+                    return index.search(torch.from_numpy(q), K, nprobe).numpy()[0]
                 measure(f"faiss IVF{nlist},Flat nprobe={nprobe}", build_flat, search, queries, exact, z)
         elif engine == "faiss-ivf-flat-l2":
             # MIPS as nearest neighbours: z' = [z, sqrt(M^2 - |z|^2)], q' = [q, 0] (Bachrach et al. 2014)
