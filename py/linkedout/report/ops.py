@@ -15,7 +15,9 @@ def plot_report(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpCont
     Returns the written file names and the per-layer average contribution % (layer -> percent).
     """
     # matplotlib is imported here, not at registry import, so worker start-up stays fast.
-    from .plots import gate_matrix, plot_gate_box, plot_gate_kde, plot_table, plot_training_curves, read_arrow
+    from linkedout.util.arrow import read_arrow
+
+    from .plots import gate_matrix, plot_gate_box, plot_gate_kde, plot_table, plot_training_curves
 
     out_dir = Path(args["out_dir"])
     title = str(args.get("title", ""))

@@ -27,21 +27,11 @@ matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.ipc as ipc  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.mlab import GaussianKDE  # noqa: E402
 
 from ..util.atomic import write_atomic  # noqa: E402
-
-
-def read_arrow(path: str | Path) -> pa.Table:
-    """An Arrow IPC file (or stream) as a table."""
-    with pa.memory_map(str(path), "r") as source:
-        try:
-            return ipc.open_file(source).read_all()
-        except pa.ArrowInvalid:
-            source.seek(0)
-            return ipc.open_stream(source).read_all()
+from linkedout.util.arrow import read_arrow
 
 
 def gate_matrix(gates: pa.Table) -> tuple[list[int], np.ndarray]:

@@ -16,8 +16,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
 import pytest
 import torch
 
@@ -27,13 +25,9 @@ from linkedout.serve.ann_service import AnnRankingService, SegmentedCatalogue
 from linkedout.serve.ops import build_index, embed, recommend
 from linkedout.serve.service import Answer, Query, RankingService
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
+from linkedout.util.arrow import read_arrow
 
 EXHAUSTIVE = {"nprobe": 1_000_000}  # >= nlist: every list searched
-
-
-def _read(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as f:
-        return ipc.open_file(f).read_all()
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +41,11 @@ def indexed(trained_run: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_exhaustive_ann_answers_equal_the_offline_rank_top_k_for_every_user(trained_run: Any, indexed: Path) -> None:
-    ranks = _read(trained_run.run_dir / "ranks.arrow")
+    ranks = read_arrow(trained_run.run_dir / "ranks.arrow")
     ctx = OpContext(torch.device("cpu"), {})
     checked = 0
     for split in ("valid", "test"):
-        table = _read(trained_run.split_dir / f"{split}.arrow")
+        table = read_arrow(trained_run.split_dir / f"{split}.arrow")
         offline = {(r["user"], r["split"]): r["topk"] for r in ranks.to_pylist() if r["split"] == split}
         queries = [{"history": h, "k": 20, "exclude": m} for h, m in
                    zip(table.column("history").to_pylist(), table.column("masked").to_pylist())]

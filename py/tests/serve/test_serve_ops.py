@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
 import pytest
 import torch
 
@@ -16,13 +14,9 @@ from linkedout.serve.model import load_trained_model
 from linkedout.serve.ops import add_items_from_store, embed, recommend
 from linkedout.store.token_store import FeatureBatch, StoreSettings, TokenStore, write_token_store
 from linkedout.protocol.op import OpContext, OpError
+from linkedout.util.arrow import read_arrow
 
 N_ITEMS = 40  # conftest.N_ITEMS (conftest modules are not importable by name)
-
-
-def _read(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as f:
-        return ipc.open_file(f).read_all()
 
 
 @pytest.fixture(scope="module")
@@ -38,24 +32,24 @@ def test_embed_writes_every_catalogue_item_with_the_training_gates(trained_run: 
     assert trained_run.n_items == N_ITEMS
     store = EmbeddingStore.open(embedded)
     cat = store.load()
-    items = _read(trained_run.split_dir / "items.arrow").column("item").to_pylist()
+    items = read_arrow(trained_run.split_dir / "items.arrow").column("item").to_pylist()
     assert cat.items == items and cat.n_items == N_ITEMS
     assert store.model_version == load_trained_model(trained_run.run_dir).version
     assert store.manifest["layers"] == [0, 2, 4]
     assert store.manifest["token_store"] == str(trained_run.token_store.resolve())
     # gates.arrow is written by the training code from the same best weights: π must agree
-    gates = _read(trained_run.run_dir / "gates.arrow")
+    gates = read_arrow(trained_run.run_dir / "gates.arrow")
     assert gates.column("item").to_pylist() == items
     assert torch.allclose(cat.gates, torch.tensor(gates.column("gates").to_pylist()), atol=1e-6)
     assert torch.allclose(cat.gates.sum(1), torch.ones(N_ITEMS), atol=1e-5)
 
 
 def test_recommend_equals_the_offline_rank_top_k_for_every_user(trained_run: Any, embedded: Path) -> None:
-    ranks = _read(trained_run.run_dir / "ranks.arrow")
+    ranks = read_arrow(trained_run.run_dir / "ranks.arrow")
     ctx = OpContext(torch.device("cpu"), {})
     checked = 0
     for split in ("valid", "test"):
-        table = _read(trained_run.split_dir / f"{split}.arrow")
+        table = read_arrow(trained_run.split_dir / f"{split}.arrow")
         offline = {(r["user"], r["split"]): r["topk"] for r in ranks.to_pylist() if r["split"] == split}
         queries = [{"history": h, "k": 20, "exclude": m} for h, m in
                    zip(table.column("history").to_pylist(), table.column("masked").to_pylist())]
@@ -146,8 +140,8 @@ def test_recommend_equals_the_rank_op_run_in_shards(trained_run: Any, embedded: 
         out = tmp_path / f"ranks-{index}.arrow"
         rank_op({"run_dir": str(trained_run.run_dir), "split": "test", "shard": {"index": index, "count": 2},
                  "out": str(out), "topk": 30}, {}, ctx)
-        offline.update({r["user"]: r["topk"] for r in _read(out).to_pylist()})
-    table = _read(trained_run.split_dir / "test.arrow")
+        offline.update({r["user"]: r["topk"] for r in read_arrow(out).to_pylist()})
+    table = read_arrow(trained_run.split_dir / "test.arrow")
     queries = [{"history": h, "k": 30, "exclude": m} for h, m in
                zip(table.column("history").to_pylist(), table.column("masked").to_pylist())]
     answers = recommend({"run_dir": str(trained_run.run_dir), "store_dir": str(embedded), "queries": queries}, {},

@@ -22,6 +22,7 @@ from linkedout.store.token_store.format import PART_RE
 from linkedout.train.data import Catalogue, EvalSplit, read_train_sequences
 from linkedout.train.evaluate import SplitRanks
 from linkedout.train.outputs import ranks_table, write_table_atomic
+from linkedout.util.arrow import read_arrow
 
 STAGES = SCHEMA_DIR / "stages"
 FIXTURES = SCHEMA_DIR / "fixtures" / "stages"
@@ -62,10 +63,6 @@ def problems(table: pa.Table, name: str) -> list[str]:
     return out
 
 
-def _read(path: Path) -> pa.Table:
-    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
-
-
 ARROW_FIXTURES = [
     ("ts/items.arrow", "items"), ("ts/train.arrow", "train"), ("ts/valid.arrow", "eval-split"), ("ts/test.arrow", "eval-split"),
     ("ts/ranks.arrow", "ranks"), ("ts/extract-items.arrow", "extract-items"), ("py/ranks.arrow", "ranks"),
@@ -74,7 +71,7 @@ ARROW_FIXTURES = [
 
 @pytest.mark.parametrize("file,schema", ARROW_FIXTURES)
 def test_fixture_matches_its_schema(file: str, schema: str) -> None:
-    assert problems(_read(FIXTURES / file), schema) == []
+    assert problems(read_arrow(FIXTURES / file), schema) == []
 
 
 def test_python_reads_the_typescript_split_and_catalogue() -> None:
@@ -83,7 +80,7 @@ def test_python_reads_the_typescript_split_and_catalogue() -> None:
     users, sequences = read_train_sequences(split / "train.arrow", catalogue)
     valid = EvalSplit.read(split / "valid.arrow", "valid", catalogue)
     test = EvalSplit.read(split / "test.arrow", "test", catalogue)
-    assert len(users) == len(sequences) == len(valid) == len(test) == _read(split / "train.arrow").num_rows
+    assert len(users) == len(sequences) == len(valid) == len(test) == read_arrow(split / "train.arrow").num_rows
     items = read_items(split / "extract-items.arrow")
     assert [it["item"] for it in items] == catalogue.items and any(it.get("tags") for it in items)
 
@@ -92,7 +89,7 @@ def test_the_ranks_writer_matches_the_schema(tmp_path: Path) -> None:
     items = Catalogue.read(FIXTURES / "ts" / "items.arrow").items
     parts = [SplitRanks("valid", ["u1", "u2"], np.array([0, 2]), np.array([1, 5], np.int32), [np.array([0, 1]), np.array([1, 0])])]
     write_table_atomic(tmp_path / "ranks.arrow", ranks_table(parts, items))
-    assert problems(_read(tmp_path / "ranks.arrow"), "ranks") == []
+    assert problems(read_arrow(tmp_path / "ranks.arrow"), "ranks") == []
     broken = ranks_table(parts, items).set_column(3, "rank", pa.array([0, 5], pa.int32()))  # ranks are 1-based
     assert len(problems(broken, "ranks")) == 1
 

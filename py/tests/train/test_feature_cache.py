@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 import torch
 
@@ -14,14 +13,10 @@ from linkedout.train.data import Catalogue, open_content
 from linkedout.train.feature_cache import FeatureCache, choose_placement, table_bytes
 from linkedout.train.loop import train
 from linkedout.train.spec import TrainSpec
+from linkedout.util.arrow import read_arrow
 
 torch.set_num_threads(1)
 REC = {"moe": {"top_k": 2, "expert_hidden": 16, "gate_hidden": 8}}
-
-
-def read_arrow(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as f:
-        return pa.ipc.open_file(f).read_all()
 
 
 def _run(data: Any, run_dir: Path, **train_cfg: Any) -> dict[str, Any]:

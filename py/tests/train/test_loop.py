@@ -24,14 +24,10 @@ from linkedout.train.ops import rank_op, train_op
 from linkedout.train.spec import TrainSpec
 from linkedout.train.trained import item_embeddings, load_trained, user_tower
 from linkedout.protocol.op import OpContext, OpError
+from linkedout.util.arrow import read_arrow
 
 
 torch.set_num_threads(1)
-
-
-def read_arrow(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as f:
-        return pa.ipc.open_file(f).read_all()
 
 
 def test_every_parameter_group_receives_gradient(tiny_data: Any, tmp_path: Path) -> None:
