@@ -9,16 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import torch
 
 from linkedout.train.loop import build_model, train
 from linkedout.train.spec import TrainSpec
-
-
-def read_arrow(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as f:
-        return pa.ipc.open_file(f).read_all()
+from linkedout.util.arrow import read_arrow
 
 
 def test_two_gloo_processes_match_one_process(tiny_data: Any, tmp_path: Path) -> None:
@@ -83,7 +78,9 @@ for epoch in range(8):
     dctx.gather_chunks(torch.zeros(3, 2), 6)  # the collectives of an epoch's validation
     state.record(epoch, 0.5 + dctx.rank * epoch * 1e-12, dctx)
     epochs_run += 1
-print(json.dumps({"rank": dctx.rank, "epochs": epochs_run, "best_epoch": state.best_epoch, "best": state.best_value}))
+# one file per rank: two ranks printing to one pipe can interleave their lines
+with open(f"{sys.argv[1]}/rank-{dctx.rank}.json", "w") as f:
+    json.dump({"rank": dctx.rank, "epochs": epochs_run, "best_epoch": state.best_epoch, "best": state.best_value}, f)
 torch.distributed.destroy_process_group()
 """
 
@@ -92,10 +89,10 @@ def test_ranks_whose_figures_differ_still_agree_and_stop_together(tmp_path: Path
     script = tmp_path / "diverging.py"
     script.write_text(DIVERGING_RANKS)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    by_rank = {r["rank"]: r for r in (json.loads(line) for line in proc.stdout.strip().splitlines())}
+    by_rank = {r["rank"]: r for r in (json.loads((tmp_path / f"rank-{k}.json").read_text()) for k in (0, 1))}
     # rank 0's own figures: 0.5 every epoch -> best epoch 0, two epochs without improvement, stop after 3
     assert by_rank[0] == {"rank": 0, "epochs": 3, "best_epoch": 0, "best": 0.5}
     assert by_rank[1] == {**by_rank[0], "rank": 1}
