@@ -77,7 +77,8 @@ export interface BackendOptions {
   maxBatch: number;
   refreshS: number;
   threads: number;
-  /** serve.index and serve.ann (schemas/config/serve.schema.json) */
+  /** serve.tower, serve.index and serve.ann (schemas/config/serve.schema.json) */
+  tower: ServeConfig["tower"];
   index: ServeConfig["index"];
   ann: ServeConfig["ann"];
   /** worker log lines (default: dropped) */
@@ -156,6 +157,7 @@ export class RankingBackend {
       store_dir: this.opts.storeDir,
       max_k: this.opts.maxK,
       refresh_s: this.opts.refreshS,
+      tower: this.opts.tower,
       index: this.opts.index,
       ann: this.opts.ann,
       threads: this.opts.threads,

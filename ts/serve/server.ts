@@ -57,6 +57,7 @@ export async function startRankingService(opts: StartServiceOptions): Promise<Ra
       maxBatch: settings.max_batch,
       refreshS: settings.refresh_s,
       threads: settings.threads,
+      tower: settings.tower,
       index: settings.index,
       ann: settings.ann,
       onLog: opts.onLog,

@@ -14,6 +14,11 @@
     (f) the floor of (c)     the same queries' work with nothing around it: bare user tower over their
                              history vectors (gathered beforehand) + ``u @ Z^T`` + ``torch.topk``
 
+(c) and (f) run the tower the serving worker runs (``serve.tower``, default ``frozen``: a frozen
+TorchScript graph of the module, checked bitwise at load; linkedout.serve.tower). Beside them, the tower
+alone is timed both ways in one loop — eager module, then frozen graph, each followed by the query's
+matmul + top-K as in serving, so both see the caches a real query leaves — for the mechanism's ratio.
+
 Shapes default to the paper's setting: 6 tapped layers (LLaVA-OneVision-7B's L0, L4, ..., L20, its Fig. 4/5),
 d_c = 256, d_z = 128, a 2-layer SASRec user tower (recommender defaults). Weights are random: costs do
 not depend on their values. Everything runs in one process on torch's CPU threads as set by the caller.
@@ -35,6 +40,7 @@ from linkedout.model.config import RecommenderConfig
 from linkedout.model.recommender import LinkedOutRecommender
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 from linkedout.serve.service import Query, RankingService
+from linkedout.serve.tower import serving_tower
 from linkedout.train.checkpoint import save_checkpoint
 from linkedout.train.loop import build_model
 from linkedout.model.config import to_dict
@@ -106,8 +112,8 @@ def bench_catalogue(n_items: int, *, queries: int, batch: int, shapes: BenchShap
     e_tilde = torch.randn(n_items, shapes.taps, shapes.d_c, generator=gen)  # the paper's stored ẽ(l)
     z, gates = fuse_all(model, e_tilde)  # what our embed stage stores (offline here)
     items = [f"i{i:07d}" for i in range(n_items)]
-    service = RankingService(DenseCatalogue(items=items, z=z, gates=gates, model_version="bench", version=0),
-                             model.encode_users)
+    tower = serving_tower(model.user_encoder, d_z=shapes.d_z, max_history=HISTORY)  # what `lo-exp serve` runs
+    service = RankingService(DenseCatalogue(items=items, z=z, gates=gates, model_version="bench", version=0), tower)
     zt = service.catalogue.zt  # [d_z, N]: the bare limit (d) uses the same layout as ours
     histories = torch.randint(0, n_items, (max(queries, batch) + 8, HISTORY), generator=gen)
     k = shapes.k
@@ -134,7 +140,7 @@ def bench_catalogue(n_items: int, *, queries: int, batch: int, shapes: BenchShap
 
     @torch.inference_mode()
     def floor(i: int) -> None:
-        torch.topk(model.encode_users(history_z[i : i + 1], one_length) @ zt, k)
+        torch.topk(tower(history_z[i : i + 1], one_length) @ zt, k)
 
     @torch.inference_mode()
     def bare(i: int) -> None:
@@ -148,6 +154,7 @@ def bench_catalogue(n_items: int, *, queries: int, batch: int, shapes: BenchShap
     rows.append({"path": "c", "catalogue": n_items, **_percentiles(_time_queries(ours, queries, 10, 60.0))})
     rows.append({"path": "d", "catalogue": n_items, **_percentiles(_time_queries(bare, queries, 10, 60.0))})
     rows.append({"path": "f", "catalogue": n_items, **_percentiles(_time_queries(floor, queries, 10, 60.0))})
+    rows[1].update(tower=tower.mode, **_tower_both_ways(model, tower, history_z, zt, queries, k))
 
     # batched: `batch` queries at once
     batch_queries = [Query(history=[items[j] for j in histories[i].tolist()], k=k) for i in range(batch)]
@@ -161,7 +168,7 @@ def bench_catalogue(n_items: int, *, queries: int, batch: int, shapes: BenchShap
 
     @torch.inference_mode()
     def floor_batched(_: int) -> None:
-        torch.topk(model.encode_users(history_z[:batch], batch_lengths) @ zt, k, dim=1)
+        torch.topk(tower(history_z[:batch], batch_lengths) @ zt, k, dim=1)
 
     reps = max(5, min(30, queries // 10))
     for row, fn in ((rows[1], ours_batched), (rows[2], bare_batched), (rows[3], floor_batched)):
@@ -171,6 +178,25 @@ def bench_catalogue(n_items: int, *, queries: int, batch: int, shapes: BenchShap
     del e_tilde, z, zt, gates, service, model, history_z
     gc.collect()
     return rows
+
+
+@torch.inference_mode()
+def _tower_both_ways(model: LinkedOutRecommender, tower: Any, history_z: torch.Tensor, zt: torch.Tensor, queries: int,
+                     k: int) -> dict[str, float]:
+    """p50 of the user tower alone per single query, eager module and serving tower timed in one loop
+    (each followed by the query's matmul + top-K, as in serving): the ratio is the mechanism's."""
+    one = torch.tensor([HISTORY])
+    eager: list[float] = []
+    served: list[float] = []
+    for i in range(queries + 10):
+        for fn, out in ((model.encode_users, eager), (tower, served)):
+            t = time.perf_counter()
+            u = fn(history_z[i % history_z.shape[0] : i % history_z.shape[0] + 1], one)
+            if i >= 10:
+                out.append(time.perf_counter() - t)
+            torch.topk(u @ zt, k)
+    e, s = float(np.percentile(eager, 50)) * 1e3, float(np.percentile(served, 50)) * 1e3
+    return {"tower_eager_p50_ms": e, "tower_p50_ms": s, "tower_vs_eager": s / e}
 
 
 # ---- (a) direct VLLM ranking -------------------------------------------------------------------------

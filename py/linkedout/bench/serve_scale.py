@@ -31,6 +31,7 @@ from linkedout.protocol.op import OpContext, OpResult
 from linkedout.serve.ann import AnnIndex, AnnSettings
 from linkedout.serve.ann_service import AnnRankingService, SegmentedCatalogue
 from linkedout.serve.service import Answer, Query, RankingService
+from linkedout.serve.tower import serving_tower
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 from linkedout.train.checkpoint import save_checkpoint
 
@@ -74,8 +75,9 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
     index.save(store.path)
 
     dense = DenseCatalogue(items=items, z=cat.z, gates=cat.gates, model_version=store.model_version, version=0)
-    exact = RankingService(dense, model.encode_users, max_k=1000)
-    ann = AnnRankingService(SegmentedCatalogue(dense), model.encode_users, index, settings, max_k=1000)
+    tower = serving_tower(model.user_encoder, d_z=shapes.d_z, max_history=HISTORY)  # what `lo-exp serve` runs
+    exact = RankingService(dense, tower, max_k=1000)
+    ann = AnnRankingService(SegmentedCatalogue(dense), tower, index, settings, max_k=1000)
     histories = topic_histories(cat.topic, n_queries, HISTORY, seed=SEED)
     queries = [Query(history=[items[j] for j in h], k=k) for h in histories.tolist()]
 
@@ -105,7 +107,7 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
             exact_t.append(time.perf_counter() - t)
     return OpResult({
         "items": n, "queries": n_queries, "k": k, "d_z": shapes.d_z, "threads": torch.get_num_threads(),
-        "engine": f"faiss {index.meta['factory']}", "nlist": index.nlist, "nprobe": settings.nprobe,
+        "engine": f"faiss {index.meta['factory']}", "tower": tower.mode, "nlist": index.nlist, "nprobe": settings.nprobe,
         "recall_at_10": hits / (k * n_queries),
         "ann_p50_ms": _pct(ann_t, 50), "ann_p99_ms": _pct(ann_t, 99), "ann_p50_cpu_ms": _pct(ann_cpu, 50),
         "exact_p50_ms": _pct(exact_t, 50), "exact_p99_ms": _pct(exact_t, 99), "exact_timed": len(exact_t),

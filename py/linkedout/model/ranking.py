@@ -74,6 +74,10 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     values, index = torch.topk(scores, min(k + 1, n), dim=1, sorted=True)
     if k == 0:
         return values[:, :0], index[:, :0]
+    # no two neighbouring values equal (the usual case with real-valued scores): topk's descending order
+    # is already the tie rule's, and the re-selection and re-ordering below would change nothing
+    if not bool((values[:, 1:] == values[:, :-1]).any()):
+        return values[:, :k], index[:, :k]
     cut = torch.nonzero(values[:, k] == values[:, k - 1]).flatten() if k < n else index[:0, 0]
     values, index = values[:, :k].contiguous(), index[:, :k].contiguous()
     boundary = values[:, -1:]  # [U, 1]

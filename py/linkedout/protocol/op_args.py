@@ -14,6 +14,7 @@ from typing import Any, Literal, Mapping, TypeVar
 from linkedout.config.typed import from_dict
 from linkedout.config.generated import ExtractSection
 from linkedout.config.generated import ServeAnn
+from linkedout.config.generated import ServeTower
 
 _T = TypeVar("_T")
 
@@ -480,6 +481,8 @@ class RecommendArgs:
     refresh_s: float = 0.5
     # serve.index (schemas/config/serve.schema.json): exact, ann, or auto (exact up to ann.exact_up_to items)
     index: RecommendIndex = "exact"
+    # serve.tower: frozen (checked bitwise at load, else eager) or eager
+    tower: ServeTower | None = None
     # the resolved serve.ann section (schemas/config/serve.schema.json, the one place its keys and defaults are written)
     ann: ServeAnn | None = None
     # threads of a FAISS index build (serve.threads)

@@ -18,6 +18,7 @@ import torch
 
 from linkedout.model.config import RecommenderConfig, from_dict
 from linkedout.model.recommender import LinkedOutRecommender
+from linkedout.serve.tower import ServingTower, TowerMode, serving_tower
 from linkedout.train.checkpoint import load_checkpoint, load_model_state
 from linkedout.train.data import Catalogue, ContentSource
 from linkedout.train.evaluate import catalogue_embeddings
@@ -42,6 +43,10 @@ class TrainedModel:
     def user_tower(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """[B, L, d_z] right-padded history vectors, [B] lengths -> [B, d_z] (serving.UserTower)."""
         return self.model.encode_users(history_z, lengths)
+
+    def serving_tower(self, mode: TowerMode = "frozen") -> ServingTower:
+        """The user tower the serving worker runs (``serve.tower``; linkedout.serve.tower)."""
+        return serving_tower(self.model.user_encoder, d_z=self.cfg.d_z, max_history=self.cfg.ranker.max_history, mode=mode)
 
 
 def model_version(checkpoint: Path) -> str:

@@ -103,21 +103,27 @@ def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
     except ValueError as e:
         raise OpError("ArgsInvalid", str(e)) from e
     notes: list[str] = []
+    try:
+        tower = trained.serving_tower(str(args.get("tower", "frozen")))  # type: ignore[arg-type]
+    except ValueError as e:
+        raise OpError("ArgsInvalid", str(e)) from e
+    if tower.note:
+        notes.append(tower.note)
     service: RankingService
     if mode == "exact":
-        service = RankingService(catalogue, trained.user_tower, max_history=trained.cfg.ranker.max_history)
+        service = RankingService(catalogue, tower, max_history=trained.cfg.ranker.max_history)
     else:
         index, note = ready_index(store, catalogue.z, catalogue.version, settings, int(args.get("threads") or 1))
         if note:
             notes.append(note)
         segmented = SegmentedCatalogue(catalogue)
         del catalogue  # the transposed copy is not kept in ann mode
-        service = AnnRankingService(segmented, trained.user_tower, index, settings, max_history=trained.cfg.ranker.max_history,
+        service = AnnRankingService(segmented, tower, index, settings, max_history=trained.cfg.ranker.max_history,
                                     on_event=notes.append, store_dir=str(store.path), threads=int(args.get("threads") or 1))
         if segmented.n_items > index.n_indexed:  # rows added after the index was saved: delta from the start
             service.maybe_rebuild()
     state = ServingState(store=store, service=service, manifest_mtime_ns=mtime, checked_at=time.monotonic(),
-                         extra={"trained": trained, "notes": notes})
+                         extra={"trained": trained, "notes": notes, "tower": tower.mode})
     ctx.state[key] = state  # type: ignore[index]
     return state
 
@@ -179,6 +185,7 @@ def recommend(args: dict[str, Any], frames: dict[str, FrameValue], ctx: OpContex
         "taps": int(cat.gates.shape[1]),
         "layers": trained.layers,
         "compute_ms": compute_ms,
+        "tower": state.extra["tower"],
         "answers": [_answer_json(a) for a in answers],
     }
     if isinstance(service, AnnRankingService):

@@ -541,6 +541,10 @@ export interface ServeConfig {
    */
   threads: number;
   /**
+   * How the worker runs the trained user tower: `frozen` traces it into a frozen TorchScript graph at load (the same ATen kernels called from C++: ~40% less time per query on one CPU thread) and serves the graph only if it gives the module's user vectors bit for bit on probe histories of every length, else the module itself with one line saying why; `eager` always runs the module (docs/serving.md).
+   */
+  tower: "frozen" | "eager";
+  /**
    * How the worker finds the top K: `exact` scores every item (torch.topk over u·Zᵀ; answers equal the offline evaluation); `ann` asks the approximate index (serve.ann) for candidates, re-scores them exactly, scores items added since the index was built exhaustively (delta segment) and masks seen items exactly; `auto` is exact up to serve.ann.exact_up_to items and ann above (docs/serving.md).
    */
   index: "exact" | "ann" | "auto";

@@ -665,6 +665,10 @@ export interface RecommendArgs {
    * serve.index (schemas/config/serve.schema.json): exact, ann, or auto (exact up to ann.exact_up_to items)
    */
   index?: "exact" | "ann" | "auto";
+  /**
+   * serve.tower: frozen (checked bitwise at load, else eager) or eager
+   */
+  tower?: "frozen" | "eager";
   ann?: Ann3;
   /**
    * threads of a FAISS index build (serve.threads)
