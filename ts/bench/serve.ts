@@ -31,6 +31,12 @@ export interface BenchRow {
   batched_qps?: number;
   extrapolated_from_candidates?: number;
   measured_ms_per_candidate?: number;
+  /** row (c): the user tower the service ran (`serve.tower`), and the tower alone per single query timed
+   * both ways in one loop (eager module, then the serving tower, each followed by the query's matmul + top-K) */
+  tower?: "frozen" | "eager";
+  tower_eager_p50_ms?: number;
+  tower_p50_ms?: number;
+  tower_vs_eager?: number;
 }
 
 export interface LoadTestResult {
@@ -68,8 +74,14 @@ export interface ServeBenchResult {
   floor_p50_ms_20k: number | null;
   /** the same ratio in thread CPU time */
   batched_vs_bare_cpu_20k: number | null;
+  /** the user tower (c) and (f) ran (`serve.tower`: frozen graph, or eager where the bitwise check failed) */
+  user_tower_20k: "frozen" | "eager" | null;
+  /** the tower alone per single query, serving tower ÷ eager module, timed side by side */
+  tower_vs_eager_20k: number | null;
   /** 1-minute load average at the start: > 2 on 2 cores means the wall times include waiting */
   loadavg_1m: number;
+  /** 1-minute load average when the measurements ended */
+  loadavg_1m_end: number;
   date: string;
 }
 
@@ -236,7 +248,10 @@ export async function benchServe(opts: BenchServeOptions = {}): Promise<ServeBen
       batched_vs_floor_20k: c20?.batched_ms && f20?.batched_ms ? c20.batched_ms / f20.batched_ms : null,
       batched_vs_floor_cpu_20k: c20?.batched_cpu_ms && f20?.batched_cpu_ms ? c20.batched_cpu_ms / f20.batched_cpu_ms : null,
       floor_p50_ms_20k: f20 ? f20.p50_ms : null,
+      user_tower_20k: c20?.tower ?? null,
+      tower_vs_eager_20k: c20?.tower_vs_eager ?? null,
       loadavg_1m: loadavg,
+      loadavg_1m_end: os.loadavg()[0]!,
       date: new Date().toISOString(),
     };
   } finally {
@@ -268,14 +283,17 @@ export function serveReport(r: ServeBenchResult): BenchReport {
       fmt(x.p50_cpu_ms),
       x.batched_ms !== undefined ? `${fmt(x.batched_ms, 1)} (${x.batch})` : "-",
       x.batched_qps !== undefined ? fmt(x.batched_qps, 0) : "-",
-      x.path === "a" ? `extrapolated from ${x.extrapolated_from_candidates} candidates (${fmt(x.measured_ms_per_candidate, 1)} ms each)` : `${x.n} queries`,
+      x.path === "a" ? `extrapolated from ${x.extrapolated_from_candidates} candidates (${fmt(x.measured_ms_per_candidate, 1)} ms each)`
+        : x.tower_p50_ms !== undefined ? `${x.n} queries; ${x.tower} tower alone ${fmt(x.tower_p50_ms)} ms, eager ${fmt(x.tower_eager_p50_ms)} ms`
+        : `${x.n} queries`,
     ]);
   const tables: BenchTable[] = [
     {
       title: `serve — paper Table 5 on CPU (${r.threads} torch thread(s), load average ${r.loadavg_1m.toFixed(1)} at start); history ${HISTORY}, k 10; shapes ${JSON.stringify(r.shapes)}. ` +
         `speedup_vs_paper_path_20k ${fmt(r.speedup_vs_paper_path_20k, 1)} (goal ≥ 10), p50_ms_20k ${fmt(r.p50_ms_20k)} (goal < 1; CPU time ${fmt(r.p50_cpu_ms_20k)}), ` +
         `batched_vs_floor_20k ${fmt(r.batched_vs_floor_20k, 2)} (goal ≤ 1.2; CPU time ${fmt(r.batched_vs_floor_cpu_20k, 2)}), ` +
-        `batched_vs_bare_20k ${fmt(r.batched_vs_bare_20k, 2)} (old goal ≤ 1.5, against (d) without the tower)`,
+        `batched_vs_bare_20k ${fmt(r.batched_vs_bare_20k, 2)} (old goal ≤ 1.5, against (d) without the tower); ` +
+        `user tower ${r.user_tower_20k ?? "-"} (serve.tower), alone ${fmt(r.tower_vs_eager_20k, 2)}× the eager module's time per query; load ${r.loadavg_1m_end.toFixed(1)} at the end`,
       columns: ["path", "catalogue", "p50 ms/query", "p99 ms/query", "p50 CPU ms/query", "batched ms (batch)", "batched queries/s", "note"],
       rows,
     },

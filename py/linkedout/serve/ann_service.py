@@ -16,20 +16,25 @@ search is exhaustive and the answers equal the exact path's.
 New items (``refresh``) are read from the store incrementally and join the delta segment at once; when
 the delta reaches ``rebuild_after`` items a background thread folds it into a copy of the index (FAISS
 releases the GIL) and the next request swaps it in and saves it beside the store.
+
+A store *replaced* while serving (``embed`` run again: a new ``store_id``, or fewer rows) under the same
+model is read again in full in the background — catalogue and index (the saved one if current, else
+rebuilt) — while requests keep the old snapshot; the next request after it is ready swaps both in. A
+store of another model version needs a new user tower too: the service says to restart it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from linkedout.config import default
 from linkedout.model.ranking import top_k
 from linkedout.serve.ann import AnnIndex, AnnSettings
-from linkedout.serve.service import RankingService, UserTower
+from linkedout.serve.service import Answer, Query, QueryError, RankingService, UserTower
 from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
 
 
@@ -100,7 +105,9 @@ class AnnRankingService(RankingService):
 
     def __init__(self, catalogue: SegmentedCatalogue, tower: UserTower, index: AnnIndex, settings: AnnSettings, *,
                  max_k: int = 1000, max_history: int = default("recommender", "ranker.max_history"),
-                 on_event: Callable[[str], None] | None = None, store_dir: str | None = None, threads: int = 1):
+                 on_event: Callable[[str], None] | None = None, store_dir: str | None = None, threads: int = 1,
+                 store_id: str | None = None,
+                 load_store: Callable[[EmbeddingStore], tuple[SegmentedCatalogue, AnnIndex, str | None]] | None = None):
         super().__init__(catalogue, tower, max_k=max_k, max_history=max_history)  # type: ignore[arg-type]
         self.index = index
         self.settings = settings
@@ -114,10 +121,22 @@ class AnnRankingService(RankingService):
         self._rebuilt: AnnIndex | None = None
         self._rebuild_error: str | None = None
         self.rebuilds = 0
+        self.store_id = store_id  # the store write the catalogue was read from (EmbeddingStore.store_id)
+        self.load_store = load_store  # a replaced store, read in full: (catalogue, index, note)
+        self._reload: threading.Thread | None = None
+        self._reloaded: tuple[str | None, SegmentedCatalogue, AnnIndex, str | None] | None = None
+        self._reload_error: str | None = None
+        self.reloads = 0
 
     @property
     def n_delta(self) -> int:
         return self.catalogue.n_items - self.index.n_indexed
+
+    def recommend(self, queries: Sequence[Query], *, with_gates: bool = False) -> list[Answer | QueryError]:
+        # a replaced store goes into service before the batch starts: validation, the user vectors and
+        # the scores must all come from one catalogue
+        self.swap_if_reloaded()
+        return super().recommend(queries, with_gates=with_gates)
 
     def top_rows(self, users: torch.Tensor, seen: list[list[int]], k_max: int) -> tuple[list[list[float]], list[list[int]]]:
         self.swap_if_rebuilt()
@@ -139,15 +158,64 @@ class AnnRankingService(RankingService):
 
     # -- new items ---------------------------------------------------------------------------------------
     def reload(self, store: EmbeddingStore) -> None:
-        """Read only the rows appended since the last look (a filtered scan, not the whole catalogue)."""
+        """Read only the rows appended since the last look (a filtered scan, not the whole catalogue); a
+        replaced store is read in full in the background (module docstring)."""
         cat = self.catalogue
-        if store.model_version != cat.model_version or int(store.manifest.get("n_items", 0)) < cat.n_items:
-            self.on_event(f"{store.path}: rewritten (model version {store.model_version}, "
-                          f"{store.manifest.get('n_items')} items) while serving; restart the service to serve it")
+        if store.model_version != cat.model_version:
+            self.on_event(f"{store.path}: rewritten by model version {store.model_version} while serving "
+                          f"{cat.model_version}; restart the service to serve it")
+            return
+        replaced = store.store_id != self.store_id or int(store.manifest.get("n_items", 0)) < cat.n_items
+        if self._reload is not None:  # a full read is under way; it looks again once it is in service
+            return
+        if replaced:
+            self._start_reload(store)
             return
         items, z, gates, version = store.load_rows_from(cat.n_items)
         if items:
             self.add_rows(items, z, gates, version)
+
+    def _start_reload(self, store: EmbeddingStore) -> None:
+        if self.load_store is None:
+            self.on_event(f"{store.path}: replaced while serving; restart the service to serve it")
+            return
+        load = self.load_store
+        self.on_event(f"{store.path}: replaced while serving ({store.manifest.get('n_items')} items); reading it "
+                      f"in the background, the old catalogue answers until then")
+
+        def run() -> None:
+            try:
+                self._reloaded = (store.store_id, *load(store))
+            except Exception as e:  # noqa: BLE001 - reported by the serving thread; the old snapshot keeps answering
+                self._reload_error = f"{type(e).__name__}: {e}"
+
+        self._reload = threading.Thread(target=run, name="store-reload", daemon=True)
+        self._reload.start()
+
+    def swap_if_reloaded(self) -> bool:
+        """Put a replaced store's catalogue and index into service once read; then pick up any rows added
+        to it meanwhile."""
+        if self._reload is None or self._reload.is_alive():
+            return False
+        self._reload.join()
+        self._reload = None
+        if self._reload_error:
+            self.on_event(f"store reload failed ({self._reload_error}); still serving the previous catalogue")
+            self._reload_error = None
+            return False
+        assert self._reloaded is not None
+        (store_id, catalogue, index, note), self._reloaded = self._reloaded, None
+        if self._rebuild is not None:  # a delta rebuild of the old index: its result is for the old catalogue
+            self._rebuild.join()
+            self._rebuild, self._rebuilt, self._rebuild_error = None, None, None
+        self.catalogue, self.index, self.store_id = catalogue, index, store_id
+        self.reloads += 1
+        _return_freed_memory()
+        self.on_event(f"serving the replaced store: {catalogue.n_items} items" + (f"; {note}" if note else ""))
+        if self.store_dir:
+            self.reload(EmbeddingStore.open(self.store_dir))
+        self.maybe_rebuild()
+        return True
 
     def add_rows(self, items: list[str], z: torch.Tensor, gates: torch.Tensor, version: int) -> None:
         """Items appended to the store: answerable from the next query on (delta segment)."""
@@ -192,11 +260,15 @@ class AnnRankingService(RankingService):
         return True
 
     def wait_rebuild(self) -> None:
-        """Block until a running rebuild is in service (tests, bench)."""
+        """Block until a running rebuild or reload is in service (tests, bench)."""
+        if self._reload is not None:
+            self._reload.join()
+            self.swap_if_reloaded()
         if self._rebuild is not None:
             self._rebuild.join()
             self.swap_if_rebuilt()
 
     def describe(self) -> dict[str, Any]:
         return {"mode": "ann", "engine": f"faiss {self.index.meta.get('factory')}", "n_indexed": self.index.n_indexed,
-                "n_delta": self.n_delta, "rebuilding": self._rebuild is not None, "rebuilds": self.rebuilds}
+                "n_delta": self.n_delta, "rebuilding": self._rebuild is not None, "rebuilds": self.rebuilds,
+                "reloading": self._reload is not None, "reloads": self.reloads}

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from linkedout.store.embedding_store import EmbeddingStore, EmbeddingStoreError
+from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore, EmbeddingStoreError
 from linkedout.serve.ann import INDEX_DIR, AnnIndex, AnnSettings, resolve_mode
 from linkedout.serve.ann_service import AnnRankingService, SegmentedCatalogue
 from linkedout.serve.service import Answer, Query, QueryError, RankingService, ServingState, refresh_if_changed
@@ -113,13 +113,20 @@ def _serving_state(args: dict[str, Any], ctx: OpContext) -> ServingState:
     if mode == "exact":
         service = RankingService(catalogue, tower, max_history=trained.cfg.ranker.max_history)
     else:
-        index, note = ready_index(store, catalogue.z, catalogue.version, settings, int(args.get("threads") or 1))
+        threads = int(args.get("threads") or 1)
+
+        def load_store(st: EmbeddingStore, dense: DenseCatalogue | None = None) -> tuple[SegmentedCatalogue, AnnIndex, str | None]:
+            dense = dense if dense is not None else st.load()
+            index, note = ready_index(st, dense.z, dense.version, settings, threads)
+            return SegmentedCatalogue(dense), index, note  # (the exact path's transposed copy is not kept)
+
+        segmented, index, note = load_store(store, catalogue)
+        del catalogue
         if note:
             notes.append(note)
-        segmented = SegmentedCatalogue(catalogue)
-        del catalogue  # the transposed copy is not kept in ann mode
         service = AnnRankingService(segmented, tower, index, settings, max_history=trained.cfg.ranker.max_history,
-                                    on_event=notes.append, store_dir=str(store.path), threads=int(args.get("threads") or 1))
+                                    on_event=notes.append, store_dir=str(store.path), threads=threads,
+                                    store_id=store.store_id, load_store=load_store)
         if segmented.n_items > index.n_indexed:  # rows added after the index was saved: delta from the start
             service.maybe_rebuild()
     state = ServingState(store=store, service=service, manifest_mtime_ns=mtime, checked_at=time.monotonic(),

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -167,6 +168,9 @@ class EmbeddingStore:
                 "n_added": 0,
                 "table_version": int(table.version),
                 "written": time.time(),
+                # which write of this directory: `add` keeps it, a new `create` (re-embed) draws another,
+                # so a reader holding rows can tell "rows appended" from "store replaced"
+                "store_id": uuid.uuid4().hex,
                 **(extra or {}),
             }
             write_json_atomic(tmp / MANIFEST, manifest)
@@ -284,6 +288,12 @@ class EmbeddingStore:
         g = np.array(data.column("gates").combine_chunks().flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
         return (data.column("item").to_pylist(), torch.from_numpy(z.reshape(m, self.d_z)),
                 torch.from_numpy(g.reshape(m, self.taps)), version)
+
+    @property
+    def store_id(self) -> str | None:
+        """Random id drawn by ``create`` and kept by ``add`` (None for stores written before it existed)."""
+        sid = self.manifest.get("store_id")
+        return str(sid) if sid is not None else None
 
     def manifest_mtime_ns(self) -> int:
         """Cheap change check for readers: the manifest is replaced after every write."""

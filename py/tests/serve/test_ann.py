@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import time
 import shutil
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,38 @@ def test_recommend_op_reads_added_rows_incrementally_and_answers_them(tmp_path: 
     after = recommend({**base, "queries": [{"history": history, "k": 5}]}, {}, ctx).result
     assert after["n_items"] == 41 and after["index"]["n_delta"] == 1
     assert after["answers"][0]["items"][0] == "fresh-upload"
+
+
+def test_a_store_replaced_while_serving_is_read_again_in_the_background(tmp_path: Path, trained_run: Any, indexed: Path) -> None:
+    """`embed` run again under the same model (same item count, other vectors): only the store id tells
+    the rows apart from the old ones. The ann worker reads the new store and index in the background and
+    then answers from it, as a fresh exact service over the new store does."""
+    store_dir = tmp_path / "embeddings"
+    shutil.copytree(indexed, store_dir)
+    ctx = OpContext(torch.device("cpu"), {})
+    base = {"run_dir": str(trained_run.run_dir), "store_dir": str(store_dir), "refresh_s": 0.0, "index": "ann", "ann": EXHAUSTIVE}
+    queries = [{"history": [f"v{i:05d}", f"v{i + 1:05d}", f"v{i + 7:05d}"], "k": 8} for i in range(0, 30, 3)]
+    before = recommend({**base, "queries": queries}, {}, ctx).result
+    old = EmbeddingStore.open(store_dir)
+    cat = old.load()
+    flipped = torch.flip(cat.z, dims=[0])  # every item gets another item's vector
+    EmbeddingStore.create(store_dir, cat.items, flipped, cat.gates, old.model_version, extra={"layers": old.manifest["layers"]})
+    assert EmbeddingStore.open(store_dir).store_id != old.store_id
+    items = lambda answers: [a["items"] for a in answers]  # noqa: E731 - (scores: re-scored rows vs one matmul, last bits)
+    expected = recommend({**base, "index": "exact", "queries": queries}, {}, OpContext(torch.device("cpu"), {})).result["answers"]
+    assert items(expected) != items(before["answers"])  # the test tells the two stores apart
+    notes: list[str] = []
+    deadline = time.monotonic() + 120
+    while True:
+        r = recommend({**base, "queries": queries}, {}, ctx).result
+        notes += r.get("notes", [])
+        if items(r["answers"]) == items(expected) or time.monotonic() > deadline:
+            break
+        assert r["answers"] == before["answers"]  # until the new store is in service, the old one answers whole
+        time.sleep(0.05)
+    assert items(r["answers"]) == items(expected)
+    for got, want in zip(r["answers"], expected):
+        assert got["scores"] == pytest.approx(want["scores"], rel=1e-5, abs=1e-6)
+    assert any("replaced while serving" in n for n in notes) and any("serving the replaced store: 40 items" in n for n in notes)
+    assert r["index"]["reloads"] == 1 and r["index"]["n_delta"] == 0
+    assert (store_dir / INDEX_DIR / META_FILE).is_file()  # the new store's index, built and saved beside it
