@@ -88,6 +88,7 @@ class AnnIndex:
     def __init__(self, index: Any, meta: dict[str, Any]):
         self.index = index
         self.meta = meta
+        self._params: dict[int, Any] = {}  # nprobe -> SearchParametersIVF (made once: ~20 µs per query otherwise)
 
     @property
     def n_indexed(self) -> int:
@@ -131,8 +132,11 @@ class AnnIndex:
         """Candidate rows [B, fetch] int64 for user vectors [B, d_z]; -1 where the probed lists hold fewer."""
         faiss = _faiss()
         fetch = min(fetch, self.n_indexed)
-        params = faiss.SearchParametersIVF()
-        params.nprobe = min(nprobe, self.nlist)
+        nprobe = min(nprobe, self.nlist)
+        params = self._params.get(nprobe)
+        if params is None:
+            params = self._params[nprobe] = faiss.SearchParametersIVF()
+            params.nprobe = nprobe
         _, rows = self.index.search(_rows_f32(users), fetch, params=params)
         return torch.from_numpy(rows)
 

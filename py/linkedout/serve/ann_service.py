@@ -145,8 +145,9 @@ class AnnRankingService(RankingService):
         fetch = k_max + max(len(x) for x in seen)  # over-fetch: k unseen candidates survive the masking
         cand = self.index.search(users, fetch, self.settings.nprobe)  # [B, F], -1 = none
         cand, _ = cand.sort(dim=1)  # row order: the tie rule (lower row first) becomes lower column first
-        delta = torch.arange(n_indexed, n).expand(b, -1)  # [B, D]: every row the index does not hold yet
-        rows = torch.cat([cand.clamp(min=0), delta], dim=1)  # [B, C]
+        rows = cand.clamp(min=0)  # [B, C]
+        if n > n_indexed:  # the delta segment: every row the index does not hold yet, [B, D]
+            rows = torch.cat([rows, torch.arange(n_indexed, n).expand(b, -1)], dim=1)
         scores = torch.bmm(self.catalogue.z[rows], users[:, :, None]).squeeze(2)  # [B, C] exact inner products
         width = max(len(x) for x in seen)
         seen_rows = torch.tensor([x + [x[0]] * (width - len(x)) for x in seen], dtype=torch.long)  # [B, S]
