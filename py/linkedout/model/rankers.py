@@ -54,8 +54,8 @@ class CausalSelfAttentionBlock(nn.Module):
         self.attn_dropout = dropout
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
-        b, length, d = t.shape
-        return t.reshape(b, length, self.heads, d // self.heads).transpose(1, 2)  # [B, H, L, d/H]
+        # (unflatten, not reshape with d // heads: a traced graph then holds no size arithmetic)
+        return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # [B, L, d] -> [B, H, L, d/H]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x [B, L, d] -> [B, L, d]. With ``lengths`` [B] (right padding): position lengths_b - 1 only,
@@ -69,21 +69,22 @@ class CausalSelfAttentionBlock(nn.Module):
         else:
             lengths = lengths.to(x.device)
             last = (torch.arange(b, device=x.device), lengths - 1)
-            x, h = x[last][:, None], h[last][:, None]  # [B, 1, d]
+            x, h = x[last].unsqueeze(1), h[last].unsqueeze(1)  # [B, 1, d]
             q = self._split_heads(self.query(h))  # [B, H, 1, dh]
             # the causal mask's row for position lengths_b - 1: keys 0..lengths_b - 1
-            mask = (torch.arange(length, device=x.device) < lengths[:, None])[:, None, None]  # [B, 1, 1, L]
+            # (unsqueeze rather than [:, None]: a traced graph, which the serving tower is, gets fewer ops)
+            mask = (torch.arange(length, device=x.device) < lengths.unsqueeze(1)).unsqueeze(1).unsqueeze(1)  # [B, 1, 1, L]
             causal = False
         attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                               dropout_p=self.attn_dropout if self.training else 0.0)  # [B, H, L or 1, dh]
-        attended = self.dropout(self.proj(attn.transpose(1, 2).reshape(b, -1, d)))  # [B, L or 1, d]
+        attended = self.dropout(self.proj(attn.transpose(1, 2).flatten(2)))  # [B, L or 1, d]
         if self.pre_norm:
             x = x + attended
             x = x + self.dropout(self.ffn(self.norm_ffn(x)))
         else:
             x = self.norm_attn(x + attended)
             x = self.norm_ffn(x + self.dropout(self.ffn(x)))
-        return x if lengths is None else x[:, 0]
+        return x if lengths is None else x.squeeze(1)
 
 
 class SASRecEncoder(nn.Module):
