@@ -28,6 +28,8 @@ interface ScaleOpResult {
   ann_p50_ms: number;
   ann_p99_ms: number;
   ann_p50_cpu_ms: number;
+  /** the same queries, each right after, through the eager user tower module (serve.tower eager) */
+  ann_eager_tower_p50_ms: number;
   exact_p50_ms: number;
   exact_p99_ms: number;
   exact_timed: number;
@@ -188,6 +190,7 @@ export async function benchServeScale(opts: { items: number; queries?: number; a
       [`p50_ms_${s}`]: scale.ann_p50_ms,
       [`p99_ms_${s}`]: scale.ann_p99_ms,
       [`p50_cpu_ms_${s}`]: scale.ann_p50_cpu_ms,
+      [`p50_ms_${s}_eager_tower`]: scale.ann_eager_tower_p50_ms,
       [`exact_p50_ms_${s}`]: scale.exact_p50_ms,
       [`exact_p99_ms_${s}`]: scale.exact_p99_ms,
       [`index_build_s_${s}`]: scale.index_build_s,
@@ -224,6 +227,7 @@ export function serveScaleReport(r: ServeScaleResult): BenchReport {
         ["exact: u·Zᵀ + top-K (RankingService)", "1", fmt(x.exact_p50_ms), fmt(x.exact_p99_ms), "-", "-", `${fmt(x.dense_matrix_mb, 0)} (dense z)`, x.exact_timed],
         ["ann: index + exact re-score + delta + masking (AnnRankingService)", fmt(x.recall_at_10, 4), fmt(x.ann_p50_ms), fmt(x.ann_p99_ms), fmt(x.ann_p50_cpu_ms),
           fmt(x.index_build_s, 1), `${fmt(x.index_mb, 0)} (index) + ${fmt(x.dense_matrix_mb, 0)} (z)`, x.queries],
+        ["ann, user tower eager (serve.tower eager; each query right after the row above)", "same answers", fmt(x.ann_eager_tower_p50_ms), "-", "-", "-", "-", x.queries],
       ],
     },
   ];

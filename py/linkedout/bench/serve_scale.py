@@ -94,6 +94,7 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
     hits = 0
     for i, q in enumerate(queries[:20]):  # warm-up
         ann.recommend([q])
+    eager_t: list[float] = []  # the same query through the eager user tower, right after: the mechanism's ratio
     for i, q in enumerate(queries):
         t, c = time.perf_counter(), time.thread_time()
         a = ann.recommend([q])[0]
@@ -101,6 +102,12 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
         ann_cpu.append(time.thread_time() - c)
         assert isinstance(a, Answer)
         hits += len(set(a.items) & set(truth[i]))
+        ann.tower = model.encode_users
+        t = time.perf_counter()
+        eager = ann.recommend([q])[0]
+        eager_t.append(time.perf_counter() - t)
+        ann.tower = tower
+        assert isinstance(eager, Answer) and eager.items == a.items
         if i % exact_every == 0:
             t = time.perf_counter()
             exact.recommend([q])
@@ -110,6 +117,7 @@ def bench_serve_scale(args: dict[str, Any], frames: dict[str, Any], ctx: OpConte
         "engine": f"faiss {index.meta['factory']}", "tower": tower.mode, "nlist": index.nlist, "nprobe": settings.nprobe,
         "recall_at_10": hits / (k * n_queries),
         "ann_p50_ms": _pct(ann_t, 50), "ann_p99_ms": _pct(ann_t, 99), "ann_p50_cpu_ms": _pct(ann_cpu, 50),
+        "ann_eager_tower_p50_ms": _pct(eager_t, 50),
         "exact_p50_ms": _pct(exact_t, 50), "exact_p99_ms": _pct(exact_t, 99), "exact_timed": len(exact_t),
         "index_build_s": index.meta["build_s"], "index_mb": index_mb,
         "dense_matrix_mb": n * shapes.d_z * 4 / 2**20,
