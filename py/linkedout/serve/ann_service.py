@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import torch
 
@@ -98,6 +98,36 @@ class SegmentedCatalogue:
         self.version = version
 
 
+T = TypeVar("T")
+
+
+class BackgroundJob(Generic[T]):
+    """One function run on a daemon thread (FAISS and LanceDB release the GIL); the serving thread takes
+    its result once it has finished, so the objects it serves from change only between batches."""
+
+    def __init__(self, name: str, fn: Callable[[], T]):
+        self._result: T | None = None
+        self._error: str | None = None
+
+        def run() -> None:
+            try:
+                self._result = fn()
+            except Exception as e:  # noqa: BLE001 - reported by the serving thread, which keeps what it has
+                self._error = f"{type(e).__name__}: {e}"
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def result(self) -> tuple[T | None, str | None]:
+        """(result, None), or (None, "ErrorType: message"); waits for the thread if it still runs."""
+        self._thread.join()
+        return self._result, self._error
+
+
 class AnnRankingService(RankingService):
     """RankingService whose ``top_rows`` asks the index for candidates (module docstring). One per worker."""
 
@@ -117,15 +147,11 @@ class AnnRankingService(RankingService):
         import faiss  # the index's OpenMP threads follow serve.threads, as torch's do
 
         faiss.omp_set_num_threads(threads)
-        self._rebuild: threading.Thread | None = None
-        self._rebuilt: AnnIndex | None = None
-        self._rebuild_error: str | None = None
+        self._rebuild: BackgroundJob[AnnIndex] | None = None
         self.rebuilds = 0
         self.store_id = store_id  # the store write the catalogue was read from (EmbeddingStore.store_id)
         self.load_store = load_store  # a replaced store, read in full: (catalogue, index, note)
-        self._reload: threading.Thread | None = None
-        self._reloaded: tuple[str | None, SegmentedCatalogue, AnnIndex, str | None] | None = None
-        self._reload_error: str | None = None
+        self._reload: BackgroundJob[tuple[str | None, SegmentedCatalogue, AnnIndex, str | None]] | None = None
         self.reloads = 0
 
     @property
@@ -183,32 +209,22 @@ class AnnRankingService(RankingService):
         load = self.load_store
         self.on_event(f"{store.path}: replaced while serving ({store.manifest.get('n_items')} items); reading it "
                       f"in the background, the old catalogue answers until then")
-
-        def run() -> None:
-            try:
-                self._reloaded = (store.store_id, *load(store))
-            except Exception as e:  # noqa: BLE001 - reported by the serving thread; the old snapshot keeps answering
-                self._reload_error = f"{type(e).__name__}: {e}"
-
-        self._reload = threading.Thread(target=run, name="store-reload", daemon=True)
-        self._reload.start()
+        self._reload = BackgroundJob("store-reload", lambda: (store.store_id, *load(store)))
 
     def swap_if_reloaded(self) -> bool:
         """Put a replaced store's catalogue and index into service once read; then pick up any rows added
         to it meanwhile."""
-        if self._reload is None or self._reload.is_alive():
+        if self._reload is None or self._reload.running:
             return False
-        self._reload.join()
+        reloaded, error = self._reload.result()
         self._reload = None
-        if self._reload_error:
-            self.on_event(f"store reload failed ({self._reload_error}); still serving the previous catalogue")
-            self._reload_error = None
+        if reloaded is None:
+            self.on_event(f"store reload failed ({error}); still serving the previous catalogue")
             return False
-        assert self._reloaded is not None
-        (store_id, catalogue, index, note), self._reloaded = self._reloaded, None
+        store_id, catalogue, index, note = reloaded
         if self._rebuild is not None:  # a delta rebuild of the old index: its result is for the old catalogue
-            self._rebuild.join()
-            self._rebuild, self._rebuilt, self._rebuild_error = None, None, None
+            self._rebuild.result()
+            self._rebuild = None
         self.catalogue, self.index, self.store_id = catalogue, index, store_id
         self.reloads += 1
         _return_freed_memory()
@@ -230,28 +246,17 @@ class AnnRankingService(RankingService):
         base, n = self.index, self.catalogue.n_items
         z_new = self.catalogue.z[base.n_indexed : n].clone()
         version = self.catalogue.version
-
-        def run() -> None:
-            try:
-                self._rebuilt = base.extended(z_new, table_version=version)
-            except Exception as e:  # noqa: BLE001 - reported by the serving thread; the delta keeps answering
-                self._rebuild_error = f"{type(e).__name__}: {e}"
-
-        self._rebuild = threading.Thread(target=run, name="ann-rebuild", daemon=True)
-        self._rebuild.start()
+        self._rebuild = BackgroundJob("ann-rebuild", lambda: base.extended(z_new, table_version=version))
 
     def swap_if_rebuilt(self) -> bool:
         """Put a finished background rebuild into service (and save it); the delta shrinks accordingly."""
-        if self._rebuild is None or self._rebuild.is_alive():
+        if self._rebuild is None or self._rebuild.running:
             return False
-        self._rebuild.join()
+        rebuilt, error = self._rebuild.result()
         self._rebuild = None
-        if self._rebuild_error:
-            self.on_event(f"ann index: background rebuild failed ({self._rebuild_error}); the delta stays exact")
-            self._rebuild_error = None
+        if rebuilt is None:
+            self.on_event(f"ann index: background rebuild failed ({error}); the delta stays exact")
             return False
-        rebuilt, self._rebuilt = self._rebuilt, None
-        assert rebuilt is not None
         self.index = rebuilt  # the old index is freed here (searches ran on this thread)
         self.rebuilds += 1
         _return_freed_memory()
@@ -263,10 +268,10 @@ class AnnRankingService(RankingService):
     def wait_rebuild(self) -> None:
         """Block until a running rebuild or reload is in service (tests, bench)."""
         if self._reload is not None:
-            self._reload.join()
+            self._reload.result()
             self.swap_if_reloaded()
         if self._rebuild is not None:
-            self._rebuild.join()
+            self._rebuild.result()
             self.swap_if_rebuilt()
 
     def describe(self) -> dict[str, Any]:
