@@ -14,7 +14,7 @@ describe("lo-exp serve / add-items (real processes)", function () {
   });
 
   it("serve prints its URL, answers, and stops cleanly on SIGINT", async () => {
-    const proc = execa("node", [LO_EXP, "serve", run.runDir, "--port", "0", "--max-k", "7"], { cwd: REPO_ROOT, reject: false });
+    const proc = execa("node", [LO_EXP, "serve", run.runDir, "--port", "0", "--max-k", "7", "--tower", "eager"], { cwd: REPO_ROOT, reject: false });
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";
       proc.stdout!.on("data", (b: Buffer) => {
@@ -32,6 +32,7 @@ describe("lo-exp serve / add-items (real processes)", function () {
     const r = await proc;
     expect(r.exitCode).to.equal(0);
     expect(r.stdout).to.match(/lo-exp serve: stopped/);
+    expect(r.stdout).to.match(/; exact top-K; user tower eager\) at http/); // --tower eager took effect
   });
 
   it("serve and add-items name a missing store in one line and exit 1", async () => {

@@ -55,6 +55,7 @@ describe("serve: HTTP ranking service over a trained run (real worker, real HTTP
     expect(res.status).to.equal(200);
     expect(serveSchemaProblem("health.response", body)).to.equal(null);
     expect(body).to.include({ status: "ok", n_items: 40, d_z: 16, taps: 3, max_k: 30 });
+    expect(svc.backend.info.tower).to.equal("frozen"); // serve.tower's default; the graph passed its bitwise check
   });
 
   it("answers every valid-split user exactly as the offline rank op's top-K (concurrent requests)", async () => {

@@ -36,6 +36,8 @@ export interface CatalogueInfo {
   d_z: number;
   taps: number;
   layers: number[];
+  /** the user tower the worker runs (serve.tower; `eager` also where the frozen graph failed its bitwise check) */
+  tower: "frozen" | "eager";
   /** present when the worker ranks through the ANN index (serve.index ann, or auto above ann.exact_up_to) */
   index?: AnnIndexInfo;
 }
@@ -48,6 +50,9 @@ export interface AnnIndexInfo {
   n_delta: number;
   rebuilding: boolean;
   rebuilds: number;
+  /** the store was replaced (embed run again) and is being read in the background */
+  reloading: boolean;
+  reloads: number;
 }
 
 interface WireAnswer {
@@ -203,7 +208,7 @@ export class RankingBackend {
         await this.liveWorker();
         r = await this.callWorker(batch.map((w) => w.query));
       }
-      this.info = { model_version: r.model_version, n_items: r.n_items, d_z: r.d_z, taps: r.taps, layers: r.layers, ...(r.index ? { index: r.index } : {}) };
+      this.info = { model_version: r.model_version, n_items: r.n_items, d_z: r.d_z, taps: r.taps, layers: r.layers, tower: r.tower, ...(r.index ? { index: r.index } : {}) };
       this.stats.calls += 1;
       this.stats.queries += batch.length;
       this.stats.maxBatchSeen = Math.max(this.stats.maxBatchSeen, batch.length);

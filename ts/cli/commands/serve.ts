@@ -7,6 +7,7 @@ interface ServeArgs {
   maxK?: number;
   threads?: number;
   index?: "exact" | "ann" | "auto";
+  tower?: "frozen" | "eager";
   buildIndex?: boolean;
 }
 
@@ -26,6 +27,7 @@ export const serveCommand: CliCommand<ServeArgs> = {
       .option("max-k", { type: "number", describe: "largest k a request may ask for (default serve.max_k)" })
       .option("threads", { type: "number", describe: "torch threads of the ranking worker (default serve.threads)" })
       .option("index", { choices: ["exact", "ann", "auto"] as const, describe: "exact top-K, the ANN index, or auto (exact up to serve.ann.exact_up_to items); default serve.index" })
+      .option("tower", { choices: ["frozen", "eager"] as const, describe: "run the user tower as a frozen TorchScript graph (served only if bit-for-bit equal to the module) or the module itself; default serve.tower" })
       .option("build-index", { type: "boolean", describe: "build (or rebuild) the ANN index beside the store, then exit" }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
     // Flags are checked against the serve schema before the ranking worker starts.
@@ -40,6 +42,7 @@ export const serveCommand: CliCommand<ServeArgs> = {
       ...(args.maxK !== undefined ? { max_k: args.maxK } : {}),
       ...(args.threads !== undefined ? { threads: args.threads } : {}),
       ...(args.index !== undefined ? { index: args.index } : {}),
+      ...(args.tower !== undefined ? { tower: args.tower } : {}),
     };
     if (args.buildIndex) {
       const { buildAnnIndex } = await import("../../serve/index.js");
@@ -50,7 +53,7 @@ export const serveCommand: CliCommand<ServeArgs> = {
     const svc = await startRankingService({ runDir: args.runDir, overrides });
     const info = svc.backend.info;
     const how = info.index ? `ANN index ${info.index.engine}, ${info.index.n_indexed} indexed + ${info.index.n_delta} exact delta` : "exact top-K";
-    console.log(`lo-exp serve: ${info.n_items} items (model ${info.model_version}, d_z ${info.d_z}; ${how}) at ${svc.url}  — POST /recommend, GET /health; Ctrl-C stops`);
+    console.log(`lo-exp serve: ${info.n_items} items (model ${info.model_version}, d_z ${info.d_z}; ${how}; user tower ${info.tower}) at ${svc.url}  — POST /recommend, GET /health; Ctrl-C stops`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());
