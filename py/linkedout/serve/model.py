@@ -40,10 +40,6 @@ class TrainedModel:
         """0-based VLLM decoder layer of each gate weight."""
         return [int(t) for t in self.shapes.get("taps", [])]
 
-    def user_tower(self, history_z: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """[B, L, d_z] right-padded history vectors, [B] lengths -> [B, d_z] (serving.UserTower)."""
-        return self.model.encode_users(history_z, lengths)
-
     def serving_tower(self, mode: TowerMode = "frozen") -> ServingTower:
         """The user tower the serving worker runs (``serve.tower``; linkedout.serve.tower)."""
         return serving_tower(self.model.user_encoder, d_z=self.cfg.d_z, max_history=self.cfg.ranker.max_history, mode=mode)

@@ -8,7 +8,7 @@ item-conditioned we precompute z_v offline too, so a query here is
     --mask seen items to -inf--> top-K (ties: lower catalogue row first, as the offline `rank` op)
 
 ``RankingService`` is model-agnostic: it takes any ``UserTower`` (a callable on padded history vectors).
-The trained model's tower is adapted in ``linkedout.serve.model``.
+The trained model's tower is served as ``linkedout.serve.tower.ServingTower`` (``TrainedModel.serving_tower``).
 """
 
 from __future__ import annotations
