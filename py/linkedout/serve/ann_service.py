@@ -35,7 +35,7 @@ from linkedout.config import default
 from linkedout.model.ranking import top_k
 from linkedout.serve.ann import AnnIndex, AnnSettings
 from linkedout.serve.service import Answer, Query, QueryError, RankingService, UserTower
-from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
+from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore, EmbeddingStoreError
 
 
 def _return_freed_memory() -> None:
@@ -230,7 +230,10 @@ class AnnRankingService(RankingService):
         _return_freed_memory()
         self.on_event(f"serving the replaced store: {catalogue.n_items} items" + (f"; {note}" if note else ""))
         if self.store_dir:
-            self.reload(EmbeddingStore.open(self.store_dir))
+            try:
+                self.reload(EmbeddingStore.open(self.store_dir))
+            except (OSError, EmbeddingStoreError):  # replaced again right now: the next refresh looks again
+                pass
         self.maybe_rebuild()
         return True
 

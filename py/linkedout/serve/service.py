@@ -21,7 +21,7 @@ import torch
 
 from linkedout.config import default
 from linkedout.model.ranking import top_k
-from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore
+from linkedout.store.embedding_store import DenseCatalogue, EmbeddingStore, EmbeddingStoreError
 
 
 SCORES_BUFFER_BYTES = 64 * 1024 * 1024  # the largest score buffer kept between calls
@@ -173,10 +173,16 @@ def refresh_if_changed(state: ServingState, *, min_interval_s: float = 0.5) -> b
     if now - state.checked_at < min_interval_s:
         return False
     state.checked_at = now
-    mtime = state.store.manifest_mtime_ns()
-    if mtime == state.manifest_mtime_ns:
+    try:
+        mtime = state.store.manifest_mtime_ns()
+        if mtime == state.manifest_mtime_ns:
+            return False
+        store = EmbeddingStore.open(state.store.path)
+    except (OSError, EmbeddingStoreError):
+        # the store directory is being replaced (`create` renames the old one away, then the new one in):
+        # keep serving what is loaded and look again at the next refresh
         return False
-    state.store = EmbeddingStore.open(state.store.path)
+    state.store = store
     state.service.reload(state.store)
     state.manifest_mtime_ns = mtime
     return True

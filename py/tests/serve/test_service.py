@@ -132,3 +132,19 @@ def test_a_running_service_picks_up_items_added_to_the_store(tmp_path: Path) -> 
     assert isinstance(a, Answer) and a.items[0] == "brand-new"
     state.checked_at = time.monotonic()
     assert not refresh_if_changed(state, min_interval_s=60.0)
+
+
+def test_a_store_directory_caught_mid_replacement_is_looked_at_again_later(tmp_path: Path) -> None:
+    """`EmbeddingStore.create` over an existing store renames the old directory away, then the new one in:
+    a refresh that falls between the two keeps serving what it has, and the next one reads the new store."""
+    cat = _catalogue(n=40)
+    store = EmbeddingStore.create(tmp_path / "emb", cat.items, cat.z, cat.gates, "v1")
+    state = ServingState(store=store, service=RankingService(store.load(), MeanLastTower(16).eval()),
+                         manifest_mtime_ns=store.manifest_mtime_ns(), checked_at=0.0, extra={})
+    (tmp_path / "emb").rename(tmp_path / "emb.old")  # the gap between the two renames
+    assert not refresh_if_changed(state, min_interval_s=0.0)
+    (before,) = state.service.recommend([Query(history=["item0001"], k=3)])
+    assert isinstance(before, Answer) and len(before.items) == 3
+    EmbeddingStore.create(tmp_path / "emb", cat.items[:30], cat.z[:30], cat.gates[:30], "v1")  # the new store
+    assert refresh_if_changed(state, min_interval_s=0.0)
+    assert state.service.catalogue.n_items == 30
