@@ -192,10 +192,9 @@ class AnnRankingService(RankingService):
             self.on_event(f"{store.path}: rewritten by model version {store.model_version} while serving "
                           f"{cat.model_version}; restart the service to serve it")
             return
-        replaced = store.store_id != self.store_id or int(store.manifest.get("n_items", 0)) < cat.n_items
         if self._reload is not None:  # a full read is under way; it looks again once it is in service
             return
-        if replaced:
+        if store.store_id != self.store_id or int(store.manifest.get("n_items", 0)) < cat.n_items:
             self._start_reload(store)
             return
         items, z, gates, version = store.load_rows_from(cat.n_items)
@@ -222,9 +221,9 @@ class AnnRankingService(RankingService):
             self.on_event(f"store reload failed ({error}); still serving the previous catalogue")
             return False
         store_id, catalogue, index, note = reloaded
-        if self._rebuild is not None:  # a delta rebuild of the old index: its result is for the old catalogue
-            self._rebuild.result()
-            self._rebuild = None
+        # a delta rebuild of the old index still running is for the old catalogue: dropped, not waited for
+        # (the request that swaps would otherwise wait seconds on it); its thread ends on its own
+        self._rebuild = None
         self.catalogue, self.index, self.store_id = catalogue, index, store_id
         self.reloads += 1
         _return_freed_memory()

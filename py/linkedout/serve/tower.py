@@ -2,7 +2,7 @@
 
 One online query runs the trained user tower (default: 2 SASRec blocks) over ≤ 10 history vectors.
 That is ~2.5 M multiply-adds, but ~45 small ATen calls: on one CPU thread most of its time is the cost
-of calling them from Python, not arithmetic (docs/serving.md, "Where one query's time goes").
+of calling them from Python, not arithmetic (docs/serving.md, "The user tower online").
 
 ``frozen`` (the default) traces the trained module into a TorchScript graph and freezes it (weights
 inlined as constants). The graph calls the same ATen kernels in the same order from C++, so its user
